@@ -1,0 +1,63 @@
+"""Switching the lab's runtime into moto: the pieces that must start and stop together."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+from .runtime import Runtime
+from .service import LambdaService, LoopbackEndpoint, attach, detach, generate_credentials, write_log
+
+_lock = threading.Lock()
+_active: Engine | None = None
+
+
+class Engine:
+    """A runtime, the service over it, and the loopback endpoint the handlers' SDK calls reach."""
+
+    def __init__(self, seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
+                 region: str = "us-east-1") -> None:
+        self.credentials = generate_credentials()
+        self.endpoint = LoopbackEndpoint(self.credentials)
+        sdk_env = {**self.credentials, "AWS_ENDPOINT_URL": self.endpoint.url}
+        self.runtime = Runtime(sdk_env=sdk_env, log_sink=write_log, idle_timeout_s=idle_timeout_s,
+                               isolate_imports=isolate_imports)
+        self.service = LambdaService(self.runtime, seed=seed)
+
+    def close(self) -> None:
+        self.service.shutdown()
+        self.runtime.stop()
+        self.endpoint.stop()
+
+
+def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True) -> Engine:
+    """Run Lambda handlers for real in whatever moto mock is active, until `uninstall()`.
+
+    >>> with mock_aws():
+    ...     lambda_lab.install()
+    ...     boto3.client("lambda").invoke(FunctionName="fn")   # runs fn's handler, no Docker
+    """
+    global _active
+    with _lock:
+        if _active is not None:
+            _close_active()
+        _active = Engine(seed=seed, idle_timeout_s=idle_timeout_s, isolate_imports=isolate_imports)
+        attach(_active.service)
+        return _active
+
+
+def uninstall() -> None:
+    """Give moto back its own Lambda and end every process the lab started."""
+    with _lock:
+        _close_active()
+
+
+def _close_active() -> None:
+    global _active
+    if _active is not None:
+        detach()
+        _active.close()
+        _active = None
+
+
+atexit.register(uninstall)

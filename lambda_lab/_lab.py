@@ -1,0 +1,105 @@
+"""Lab: the course's local AWS, started in one line and stopped cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ._install import install, uninstall
+from .service import provide_managed_policies
+
+EXECUTION_ROLE = "lambda-lab-execution-role"
+BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+# AWS managed policies the lessons attach; moto's full catalogue takes 0.7 s to load
+LESSON_POLICIES = ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole", "AWSLambdaDynamoDBExecutionRole",
+                   "AWSLambdaKinesisExecutionRole", "AWSLambdaRole", "AWSLambda_FullAccess", "AmazonS3ReadOnlyAccess",
+                   "AmazonS3FullAccess", "AmazonDynamoDBFullAccess", "AmazonSQSFullAccess", "AmazonSNSFullAccess"]
+_TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+class Lab:
+    """An in-process AWS (moto) whose Lambda runs handler code for real; plain boto3 talks to it.
+
+    >>> lab = Lab()
+    >>> boto3.client("lambda").list_functions()["Functions"]
+    []
+    >>> lab.stop()
+
+    Introduced in notebook 00_start_here.
+    """
+
+    _current: Lab | None = None
+
+    def __init__(self, backend: str = "local", region: str | None = None, seed: int | None = None,
+                 idle_timeout: float = 600.0, isolate_imports: bool = True) -> None:
+        if backend != "local":
+            raise ValueError(f"backend={backend!r} is not available in this version of lambda-lab; use 'local'.")
+        if Lab._current is not None:  # re-running a notebook's setup cell replaces the old lab
+            Lab._current.stop()
+        from moto import mock_aws
+
+        self.backend = backend
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self._saved_env = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION",)}
+        os.environ["AWS_DEFAULT_REGION"] = self.region
+        self._mock = mock_aws()
+        self._mock.start()
+        self._engine = install(seed=seed, idle_timeout_s=idle_timeout, isolate_imports=isolate_imports)
+        self.role_arn = self._create_role()
+        self._stopped = False
+        Lab._current = self
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where handler code's boto3 calls go: this lab's loopback endpoint."""
+        return self._engine.endpoint.url
+
+    @property
+    def invocations(self) -> list:
+        """Every invocation so far, oldest first, with its measured and modelled figures."""
+        return list(self._engine.service.history)
+
+    def environments(self, function_name: str | None = None) -> list:
+        """Live execution environments (worker processes), optionally of one function."""
+        return self._engine.runtime.environments(function_name)
+
+    def wait_for_async(self, timeout: float | None = 60.0) -> None:
+        """Return once every Event invocation queued so far has run."""
+        self._engine.service.wait_for_async(timeout)
+
+    def stop(self) -> None:
+        """End every process the lab started and forget its AWS state."""
+        if getattr(self, "_stopped", True):
+            return
+        self._stopped = True
+        uninstall()
+        self._mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if Lab._current is self:
+            Lab._current = None
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else f"endpoint {self.endpoint_url}"
+        return f"<Lab {self.backend} region={self.region} {state}>"
+
+    def _create_role(self) -> str:
+        import boto3
+
+        iam = boto3.client("iam", region_name=self.region)
+        account = boto3.client("sts", region_name=self.region).get_caller_identity()["Account"]
+        provide_managed_policies(account, LESSON_POLICIES)
+        role = iam.create_role(RoleName=EXECUTION_ROLE, AssumeRolePolicyDocument=json.dumps(_TRUST_LAMBDA),
+                               Description="Execution role for lambda-lab functions: CloudWatch Logs only")
+        iam.attach_role_policy(RoleName=EXECUTION_ROLE, PolicyArn=BASIC_EXECUTION_POLICY)
+        return role["Role"]["Arn"]

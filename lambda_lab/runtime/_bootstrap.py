@@ -1,0 +1,319 @@
+"""An execution environment's entry point, run as a script in a fresh interpreter.
+
+It plays the part of AWS's Python runtime interface client: import the handler once (init), then
+answer one invocation at a time with the handler's result or an error object in the runtime's shape.
+Standard library only: it must start fast and must not see the lab's own imports.
+
+    python -I _bootstrap.py <task_root> <isolate_imports 0|1> [layer_dir ...]
+"""
+
+import decimal
+import importlib
+import importlib.abc
+import importlib.machinery
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _protocol import read_frame, write_frame  # noqa: E402
+
+del sys.path[0]
+
+# What AWS's Python runtime ships besides the standard library; anything else must be in the package.
+_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "awslambdaric"}
+_LOG_HEAD_LIMIT = 1 << 20  # keep the first 1 MB of an invocation's output...
+_LOG_TAIL_LIMIT = 8 << 10  # ...and its last 8 KB, so LogResult's 4 KB tail is always exact.
+_current_request_id = ""
+
+
+class _LogBuffer:
+    """The invocation's log events, capped so a print loop cannot exhaust the lab's memory."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.head, self.tail, self.kept, self.tail_bytes, self.dropped = [], [], 0, 0, 0
+
+    def add(self, message):
+        event = [int(time.time() * 1000), message]
+        if self.kept < _LOG_HEAD_LIMIT:
+            self.head.append(event)
+            self.kept += len(message)
+            return
+        self.tail.append(event)
+        self.tail_bytes += len(message)
+        while self.tail_bytes > _LOG_TAIL_LIMIT and len(self.tail) > 1:
+            self.dropped += len(self.tail[0][1])
+            self.tail_bytes -= len(self.tail.pop(0)[1])
+
+    def take(self):
+        events = self.head
+        if self.dropped:
+            note = f"[lambda-lab] {self.dropped} characters of log output left out here"
+            events.append([self.tail[0][0], note])
+        events.extend(self.tail)
+        self.reset()
+        return events
+
+
+_log = _LogBuffer()
+
+
+class _LogStream:
+    """Stands in for sys.stdout/sys.stderr: each completed line becomes one log event, as in Lambda."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self):
+        self._partial = ""
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            _log.add(line)
+        return len(text)
+
+    def flush(self):
+        if self._partial:
+            _log.add(self._partial)
+            self._partial = ""
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+
+class _LambdaLogHandler(logging.Handler):
+    """The runtime's root handler: `[LEVEL]\\t<UTC time>Z\\t<request id>\\t<message>`, one event per record."""
+
+    def emit(self, record):
+        try:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            text = self.format(record)
+            _log.add(f"[{record.levelname}]\t{stamp}.{int(record.msecs):03d}Z\t{_current_request_id}\t{text}")
+        except Exception:
+            self.handleError(record)
+
+
+class _ProvidedModulesOnly(importlib.abc.MetaPathFinder):
+    """Refuse third-party modules the Lambda runtime would not have, unless the package brings them."""
+
+    def __init__(self, package_paths):
+        self.package_paths = package_paths
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        if path is not None or top in sys.stdlib_module_names or top in _PROVIDED:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, self.package_paths)
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named '{fullname}'", name=fullname)
+        return spec
+
+
+class CognitoIdentity:
+    cognito_identity_id = None
+    cognito_identity_pool_id = None
+
+
+class ClientContext:
+    def __init__(self, data):
+        self.client = data.get("client")
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+
+class LambdaContext:
+    """The `context` argument, with the attributes AWS's Python runtime gives it."""
+
+    def __init__(self, request):
+        self._deadline = time.monotonic() + request["remaining_ms"] / 1000.0
+        self.aws_request_id = request["request_id"]
+        self.invoked_function_arn = request["invoked_function_arn"]
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
+        self.memory_limit_in_mb = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.identity = CognitoIdentity()
+        cc = request.get("client_context")
+        self.client_context = ClientContext(cc) if cc is not None else None
+        self.tenant_id = request.get("tenant_id")
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    def __repr__(self):
+        return (f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},"
+                f"log_stream_name={self.log_stream_name},function_name={self.function_name},"
+                f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},"
+                f"invoked_function_arn={self.invoked_function_arn},client_context={self.client_context},"
+                f"identity={self.identity}])")
+
+
+class _Fault(Exception):
+    def __init__(self, error_type, message):
+        super().__init__(message)
+        self.error_type, self.message = error_type, message
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, decimal.Decimal):
+            return float(o)
+        return super().default(o)
+
+
+def _load_handler(handler):
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise _Fault("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {e}") from None
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise _Fault("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise _Fault("Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}") from None
+    except SyntaxError as e:
+        raise _Fault("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}") from None
+    return getattr(module, fname, None), fname, modname
+
+
+class _PathMap:
+    """Shows local package paths as Lambda shows them (/var/task, /opt/python)."""
+
+    def __init__(self, task_root, layer_dirs):
+        self.pairs = [(os.path.join(task_root, ""), "/var/task/")]
+        self.pairs += [(os.path.join(d, ""), "/opt/python/") for d in layer_dirs]
+
+    def __call__(self, filename):
+        for local, shown in self.pairs:
+            if filename.startswith(local):
+                return shown + filename[len(local):].replace(os.sep, "/")
+        return filename
+
+
+def _stack_trace(exc, path_map, skip):
+    frames = traceback.extract_tb(exc.__traceback__)[skip:]
+    for frame in frames:
+        frame.filename = path_map(frame.filename)
+    return traceback.format_list(frames)
+
+
+def _error_object(error_type, message, request_id, stack):
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
+
+
+def _log_error(error):
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}", "Traceback (most recent call last):"]
+    _log.add("\n".join(lines + [s.rstrip("\n") for s in error["stackTrace"]]))
+
+
+def _peak_rss_kb():
+    # Linux keeps ru_maxrss across fork and exec, so a worker would report the lab's own peak; the
+    # high-water mark of this process's memory map (VmHWM) starts afresh at exec.
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows: the lab reads the peak from outside
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def main():
+    global _current_request_id
+    task_root, isolate, layer_dirs = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
+    proto_in = os.fdopen(os.dup(0), "rb")
+    proto_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # output written below Python (C libraries, os.write) lands in the environment's stderr file
+    sys.stdout = sys.stderr = _LogStream()
+    sys.stdin = open(os.devnull)
+    root = logging.getLogger()
+    root.addHandler(_LambdaLogHandler())
+    package_paths = [task_root] + list(layer_dirs)
+    sys.path[:0] = package_paths
+    if isolate:
+        sys.meta_path.insert(0, _ProvidedModulesOnly(package_paths))
+    path_map = _PathMap(task_root, layer_dirs)
+
+    handler, missing = None, None
+    try:
+        handler, fname, modname = _load_handler(os.environ["_HANDLER"])
+        if handler is None:
+            missing = _Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
+    except _Fault as fault:
+        init_error = _error_object(fault.error_type, fault.message, "", [])
+    except Exception as e:
+        init_error = _error_object(type(e).__name__, str(e), "", [])
+        init_error["_trace"] = _stack_trace(e, path_map, 0)
+    else:
+        init_error = None
+    sys.stdout.flush()
+    if init_error:
+        _log_error({**init_error, "stackTrace": init_error.pop("_trace", [])})
+    write_frame(proto_out, {"kind": "ready", "error": init_error, "log": _log.take(), "peak_rss_kb": _peak_rss_kb(),
+                            "cpu_total_ms": time.process_time() * 1000})
+    if init_error:
+        return
+
+    while True:
+        frame = read_frame(proto_in)
+        if frame is None:
+            return
+        request, body = frame
+        _current_request_id = request["request_id"]
+        context = LambdaContext(request)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        error = None
+        try:
+            if missing:
+                raise missing
+            event = json.loads(body) if body else {}
+            result = handler(event, context)
+            try:
+                payload = json.dumps(result, cls=_Encoder).encode()
+            except (TypeError, ValueError) as e:
+                raise _Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
+        except _Fault as fault:
+            error = _error_object(fault.error_type, fault.message, _current_request_id, [])
+        except Exception as e:
+            error = _error_object(type(e).__name__, str(e), _current_request_id, _stack_trace(e, path_map, 1))
+        except BaseException:
+            # SystemExit and the like end the environment, as they end AWS's runtime; keep what was logged.
+            sys.stdout.flush()
+            write_frame(proto_out, {"kind": "dying", "log": _log.take()})
+            raise
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        if error:
+            _log_error(error)
+            payload = json.dumps(error).encode()
+        sys.stdout.flush()
+        write_frame(proto_out, {
+            "kind": "result", "error": error is not None, "wall_ms": wall * 1000, "cpu_ms": cpu * 1000,
+            "peak_rss_kb": _peak_rss_kb(), "log": _log.take(), "cpu_total_ms": time.process_time() * 1000,
+        }, payload)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""The runtime: warm and cold execution environments for every function version, and their reports."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import warnings
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable
+
+from . import _report
+from ._environment import ExecutionEnvironment, Outcome
+from ._model import billed_duration_ms, modelled_duration_ms
+from ._types import CodeArchive, FunctionConfig, InvokeRequest, InvokeResult
+from ._watchdog import Watchdog
+
+LogSink = Callable[[FunctionConfig, str, list], None]  # (function, log stream, [[epoch ms, message], ...])
+
+# Host variables a worker needs to start at all; nothing else of the lab's environment leaks in.
+_HOST_VARS = ("PATH", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "PATHEXT", "WINDIR", "LANG", "LC_ALL")
+
+
+class Runtime:
+    """Runs handlers in worker processes, one environment per concurrent invocation of a version.
+
+    >>> rt = Runtime(); result = rt.invoke(config, InvokeRequest("id", b"{}", arn)); rt.stop()
+    """
+
+    def __init__(self, sdk_env: dict[str, str] | None = None, log_sink: LogSink | None = None,
+                 idle_timeout_s: float = 600.0, max_environments: int = 64, isolate_imports: bool = True) -> None:
+        self.sdk_env = dict(sdk_env or {})
+        self.log_sink = log_sink
+        self.idle_timeout_s = idle_timeout_s
+        self.max_environments = max_environments
+        self.isolate_imports = isolate_imports
+        self._scratch = Path(tempfile.mkdtemp(prefix="lambda-lab-"))
+        self._watchdog = Watchdog()
+        self._lock = threading.Lock()
+        self._idle: dict[FunctionConfig, list[ExecutionEnvironment]] = defaultdict(list)
+        self._busy: set[ExecutionEnvironment] = set()
+        self._warned_runtimes: set[str] = set()
+        self._stopped = False
+
+    # -- public --------------------------------------------------------------------------------
+    def invoke(self, config: FunctionConfig, request: InvokeRequest) -> InvokeResult:
+        """Run one invocation on a warm environment of `config`, or a new one (a cold start)."""
+        self._warn_python_version(config.runtime)
+        started_at = time.time()
+        env, cold = self._acquire(config)
+        init_ms = None
+        init_events: list = []
+        try:
+            if cold:
+                outcome, init_ms = env.init()
+                init_events, outcome.events = outcome.events or [], []
+                if outcome.kind != "result":
+                    return self._finish(config, request, env, outcome, init_ms, init_events, started_at)
+            outcome = env.invoke(request, config.timeout_s * 1000)
+            return self._finish(config, request, env, outcome, init_ms, init_events, started_at)
+        finally:
+            self._release(config, env)
+
+    def environments(self, function_name: str | None = None) -> list[ExecutionEnvironment]:
+        """Live environments, idle and busy, optionally of one function."""
+        with self._lock:
+            envs = [e for pool in self._idle.values() for e in pool] + list(self._busy)
+        return [e for e in envs if function_name is None or e.config.function_name == function_name]
+
+    def retire(self, function_name: str, keep: Callable[[FunctionConfig], bool] = lambda c: False) -> None:
+        """Close idle environments of `function_name` whose config `keep` rejects (code or config changed)."""
+        doomed = []
+        with self._lock:
+            for config in list(self._idle):
+                if config.function_name == function_name and not keep(config):
+                    doomed += self._idle.pop(config)
+        for env in doomed:
+            env.close()
+
+    def expire_idle(self) -> int:
+        """Close environments idle for longer than `idle_timeout_s`; return how many."""
+        cutoff = time.monotonic() - self.idle_timeout_s
+        doomed = []
+        with self._lock:
+            for config, pool in list(self._idle.items()):
+                doomed += [e for e in pool if e.last_used < cutoff]
+                pool[:] = [e for e in pool if e.last_used >= cutoff]
+                if not pool:
+                    del self._idle[config]
+        for env in doomed:
+            env.close()
+        return len(doomed)
+
+    def stop(self) -> None:
+        """End every worker process and remove the scratch space."""
+        self._stopped = True
+        with self._lock:
+            envs = [e for pool in self._idle.values() for e in pool] + list(self._busy)
+            self._idle.clear()
+        for env in envs:
+            env.close()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- environments --------------------------------------------------------------------------
+    def _acquire(self, config: FunctionConfig) -> tuple[ExecutionEnvironment, bool]:
+        if self._stopped:
+            raise RuntimeError("this lab's runtime has been stopped; start a new Lab()")
+        self.expire_idle()
+        with self._lock:
+            pool = self._idle.get(config)
+            while pool:
+                env = pool.pop()
+                if env.alive:
+                    self._busy.add(env)
+                    return env, False
+                env.close()
+        self._make_room()
+        task_root = self._extract(config.code, "code")
+        layer_dirs = [self._extract(layer, "layers") / "python" for layer in config.layers]
+        env = ExecutionEnvironment(config, task_root, layer_dirs, self._base_env(config), self._watchdog,
+                                   self.isolate_imports, self._scratch)
+        with self._lock:
+            self._busy.add(env)
+        return env, True
+
+    def _release(self, config: FunctionConfig, env: ExecutionEnvironment) -> None:
+        with self._lock:
+            self._busy.discard(env)
+            if env.alive and not self._stopped:
+                self._idle[config].append(env)
+                return
+        env.close()
+
+    def _make_room(self) -> None:
+        """Keep a laptop usable: past `max_environments`, close the least recently used idle ones."""
+        with self._lock:
+            idle = sorted((e for pool in self._idle.values() for e in pool), key=lambda e: e.last_used)
+            excess = len(idle) + len(self._busy) + 1 - self.max_environments
+            doomed = idle[:max(0, excess)]
+            for env in doomed:
+                self._idle[env.config].remove(env)
+        for env in doomed:
+            env.close()
+
+    def _extract(self, archive: CodeArchive, kind: str) -> Path:
+        """Unzip a package once per content hash; environments share the read-only copy."""
+        target = self._scratch / kind / archive.sha256
+        if not target.exists():
+            staging = Path(tempfile.mkdtemp(dir=self._scratch))
+            with zipfile.ZipFile(io.BytesIO(archive.zip_bytes)) as zf:
+                zf.extractall(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                staging.rename(target)
+            except OSError:  # another thread extracted the same package first
+                shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def _base_env(self, config: FunctionConfig) -> dict[str, str]:
+        env = {k: os.environ[k] for k in _HOST_VARS if k in os.environ}
+        env.update(dict(config.environment))
+        env.update(self.sdk_env)
+        env.update({
+            "_HANDLER": config.handler,
+            "AWS_REGION": config.region,
+            "AWS_DEFAULT_REGION": config.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
+            "LAMBDA_TASK_ROOT": str(self._scratch / "code" / config.code.sha256),
+            "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
+            "TZ": dict(config.environment).get("TZ", ":UTC"),
+        })
+        return env
+
+    def _warn_python_version(self, runtime: str) -> None:
+        local = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        if runtime.startswith("python") and runtime != local and runtime not in self._warned_runtimes:
+            self._warned_runtimes.add(runtime)
+            warnings.warn(f"Functions with Runtime {runtime} run on this machine's Python "
+                          f"({sys.version.split()[0]}) in the lab; code that needs {runtime} features may differ.",
+                          stacklevel=4)
+
+    # -- the report ----------------------------------------------------------------------------
+    def _finish(self, config: FunctionConfig, request: InvokeRequest, env: ExecutionEnvironment,
+                outcome: Outcome, init_ms: float | None, init_events: list, started_at: float) -> InvokeResult:
+        rid, now_ms = request.request_id, int(time.time() * 1000)
+        events = list(outcome.events or [])
+        payload, duration = outcome.payload, modelled_duration_ms(outcome.wall_ms, outcome.cpu_ms, config.memory_mb)
+        error_type = status = report_error = None
+        if outcome.kind == "result" and duration >= config.timeout_s * 1000:
+            env.kill("timeout")  # it finished here, but on Lambda's CPU share it would not have in time
+            outcome.kind = "timeout"
+        if outcome.kind == "timeout":
+            duration, status, error_type = config.timeout_s * 1000, "timeout", "Sandbox.Timedout"
+            text = f"Task timed out after {config.timeout_s:.2f} seconds"
+            events.append([now_ms, f"{_iso(now_ms)} {rid} {text}"])
+            payload = _json({"errorMessage": f"RequestId: {rid} Error: {text}", "errorType": error_type})
+        elif outcome.kind in ("oom", "exit"):
+            duration, status, error_type = outcome.wall_ms, "error", "Runtime.ExitError"
+            report_error = "Runtime.OutOfMemory" if outcome.kind == "oom" else error_type
+            message = f"RequestId: {rid} Error: {outcome.exit_detail}"
+            stray = env.stderr_tail()
+            if stray:
+                events.append([now_ms, stray])
+            events.append([now_ms, f"{message}\n{error_type}"])
+            payload = _json({"errorMessage": message, "errorType": error_type})
+        elif outcome.kind == "error" and outcome.error is not None:
+            # the module failed to load: the invoke answers with the init's error object
+            error_type = report_error = outcome.error["errorType"]
+            payload, status, duration = _json(outcome.error), "error", 0.0
+        elif outcome.kind == "error":
+            error_type = json.loads(payload)["errorType"]
+        billed = billed_duration_ms(duration, init_ms)
+        max_mb = -(-outcome.peak_kb // 1024)
+        report = _report.report_line(rid, duration, billed, config.memory_mb, max_mb, init_ms, status, report_error)
+        lines = []
+        if init_ms is not None:
+            lines.append([int(started_at * 1000), f"INIT_START Runtime Version: {config.runtime}.lambda-lab"])
+            lines += init_events
+        lines += [[int(started_at * 1000), _report.start_line(rid, config.version)], *events,
+                  [now_ms, _report.end_line(rid)], [now_ms, report]]
+        if self.log_sink is not None:
+            self.log_sink(config, env.stream_name, lines)
+        return InvokeResult(
+            request_id=rid, function_name=config.function_name, version=config.version, payload=payload,
+            error_type=error_type, status=status or "success", log="\n".join(m for _, m in lines) + "\n",
+            log_group=config.log_group, log_stream=env.stream_name, cold=init_ms is not None,
+            duration_ms=duration, billed_ms=billed, init_ms=init_ms, memory_mb=config.memory_mb,
+            max_memory_mb=max_mb, wall_ms=outcome.wall_ms, cpu_ms=outcome.cpu_ms, started_at=started_at,
+            architecture=config.architecture)
+
+
+def _json(obj) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def _iso(epoch_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms / 1000)) + f".{epoch_ms % 1000:03d}Z"

@@ -1,0 +1,84 @@
+"""One thread that holds every busy environment to its timeout and memory size.
+
+It lives in the lab's process, outside the worker, because a handler stuck in C code or spinning with
+the GIL held cannot be stopped from inside. Fast invocations finish before it ever looks at them, so
+the warm path pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from ._model import modelled_duration_ms
+
+POLL_S = 0.005
+
+
+@dataclass
+class _Watch:
+    process: psutil.Process
+    on_kill: object  # callable(reason)
+    started: float
+    limit_bytes: int
+    budget_ms: float
+    memory_mb: int | None  # None: wall-clock budget (init); else the CPU-share model applies
+    cpu_baseline_ms: float
+    peak_bytes: int = field(default=0)
+
+
+class Watchdog:
+    def __init__(self) -> None:
+        self._watched: dict[int, _Watch] = {}
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, key: int, watch: _Watch) -> None:
+        with self._cond:
+            self._watched[key] = watch
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lambda-lab-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def unwatch(self, key: int) -> int:
+        """Stop watching; return the peak memory seen, in bytes (0 if never sampled)."""
+        with self._cond:
+            watch = self._watched.pop(key, None)
+        return watch.peak_bytes if watch else 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._watched:
+                    self._cond.wait()
+                watches = list(self._watched.values())
+            now = time.monotonic()
+            for watch in watches:
+                if now - watch.started >= POLL_S:
+                    self._check(watch, now)
+            time.sleep(POLL_S)
+
+    @staticmethod
+    def _check(watch: _Watch, now: float) -> None:
+        try:
+            with watch.process.oneshot():
+                rss = watch.process.memory_info().rss
+                times = watch.process.cpu_times()
+        except psutil.Error:
+            return  # already gone; the invoking thread sees the exit
+        watch.peak_bytes = max(watch.peak_bytes, rss)
+        if rss > watch.limit_bytes:
+            watch.on_kill("oom")
+            return
+        wall_ms = (now - watch.started) * 1000
+        if watch.memory_mb is None:
+            elapsed = wall_ms
+        else:
+            cpu_ms = (times.user + times.system) * 1000 - watch.cpu_baseline_ms
+            elapsed = modelled_duration_ms(wall_ms, max(0.0, cpu_ms), watch.memory_mb)
+        if elapsed >= watch.budget_ms:
+            watch.on_kill("timeout")

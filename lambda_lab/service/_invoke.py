@@ -1,0 +1,234 @@
+"""Invoke as the Lambda service does it: payload checks, alias routing, concurrency, and the HTTP answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..runtime import FunctionConfig, InvokeRequest, InvokeResult, Runtime
+from ._errors import ServiceError
+
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6,291,456 bytes, request and response
+ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in 2025
+ACCOUNT_CONCURRENCY = 1000
+MIN_UNRESERVED = 100
+HISTORY_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class Alias:
+    name: str
+    version: str
+    weights: dict = field(default_factory=dict)  # {"2": 0.1}: one extra version and its share
+
+
+@dataclass
+class Target:
+    """A function as one Invoke call names it, resolved by the bridge from the service's records."""
+
+    function_name: str
+    function_arn: str  # unqualified
+    qualifier: str | None
+    version: str | None  # "$LATEST" or a number; None when the qualifier is an alias
+    alias: Alias | None
+    config_for: Callable[[str], FunctionConfig]
+    reserved_concurrency: int | None = None
+    reserved_elsewhere: int = 0  # reserved by the account's other functions
+
+    @property
+    def invoked_arn(self) -> str:
+        return f"{self.function_arn}:{self.qualifier}" if self.qualifier else self.function_arn
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict
+    body: bytes
+
+
+@dataclass
+class Invocation:
+    """One entry of the lab's invocation history, for charts, widgets and tests."""
+
+    function_name: str
+    qualifier: str | None
+    executed_version: str
+    invocation_type: str
+    request_id: str
+    started_at: float
+    result: InvokeResult | None = None  # None when throttled
+    throttle_reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.result is None or self.result.failed
+
+
+class LambdaService:
+    """The service half of the lab: decides what runs, where and whether, then asks the runtime."""
+
+    def __init__(self, runtime: Runtime, seed: int | None = None,
+                 account_concurrency: int = ACCOUNT_CONCURRENCY) -> None:
+        self.runtime = runtime
+        self.account_concurrency = account_concurrency
+        self.history: deque[Invocation] = deque(maxlen=HISTORY_LIMIT)
+        self._routing = random.Random(seed)
+        self._ids = random.Random(None if seed is None else seed + 1)
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}
+        self._in_flight_unreserved = 0
+        self._async = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-lab-async")
+        self._pending: set[Future] = set()
+
+    # -- the API -------------------------------------------------------------------------------
+    def invoke(self, target: Target, payload: bytes, invocation_type: str = "RequestResponse",
+               log_type: str | None = None, client_context: str | None = None) -> Reply:
+        """Answer an Invoke call: (status, headers, body) as Lambda's HTTP API would."""
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            raise ServiceError("InvalidParameterValueException",
+                               f"Unsupported InvocationType '{invocation_type}': use RequestResponse, Event or DryRun.")
+        limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            raise ServiceError("RequestEntityTooLargeException",
+                               f"{len(payload)} byte payload is too large for the {invocation_type} invocation "
+                               f"type (limit {limit} bytes)", 413)
+        check_json(payload)
+        context = decode_client_context(client_context)
+        if invocation_type == "DryRun":
+            return Reply(204, {}, b"")
+        version = self.route(target)
+        if invocation_type == "Event":
+            future = self._async.submit(self._run_quietly, target, version, payload, context, "Event")
+            with self._lock:
+                self._pending.add(future)
+            future.add_done_callback(self._forget)
+            return Reply(202, {}, b"")
+        result = self.run(target, version, payload, context, "RequestResponse")
+        headers = {"X-Amz-Executed-Version": version}
+        body = result.payload
+        if len(body) > SYNC_PAYLOAD_LIMIT:
+            body = json.dumps({"errorMessage": "Response payload size exceeded maximum allowed payload size "
+                                               "(6291556 bytes).", "errorType": "Function.ResponseSizeTooLarge"}).encode()
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        elif result.failed:
+            headers["X-Amz-Function-Error"] = "Unhandled"
+        if log_type == "Tail":
+            headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail.encode()).decode()
+        return Reply(200, headers, body)
+
+    def route(self, target: Target) -> str:
+        """The version this call runs: the qualifier's, or the alias's pick by its weights."""
+        if target.alias is None:
+            return target.version or "$LATEST"
+        with self._lock:
+            draw = self._routing.random()
+        for version, weight in target.alias.weights.items():
+            if draw < weight:
+                return str(version)
+            draw -= weight
+        return target.alias.version
+
+    def run(self, target: Target, version: str, payload: bytes, client_context: dict | None,
+            invocation_type: str) -> InvokeResult:
+        """Run one invocation of `version` under the function's concurrency limits."""
+        with self._lock:
+            request_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        record = Invocation(target.function_name, target.qualifier, version, invocation_type, request_id,
+                            time.time())
+        try:
+            self._enter(target)
+        except ServiceError as throttled:
+            record.throttle_reason = throttled.fields.get("Reason")
+            self.history.append(record)
+            raise
+        try:
+            request = InvokeRequest(request_id, payload or b"{}", target.invoked_arn, client_context)
+            record.result = self.runtime.invoke(target.config_for(version), request)
+        finally:
+            self._leave(target)
+            self.history.append(record)
+        return record.result
+
+    def wait_for_async(self, timeout: float | None = None) -> None:
+        """Block until every queued Event invocation has run."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._pending)
+            if not pending:
+                return
+            for future in pending:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                future.exception(timeout=left)
+
+    def shutdown(self) -> None:
+        self._async.shutdown(wait=False, cancel_futures=True)
+
+    # -- concurrency ---------------------------------------------------------------------------
+    def _enter(self, target: Target) -> None:
+        name, reserved = target.function_name, target.reserved_concurrency
+        with self._lock:
+            running = self._in_flight.get(name, 0)
+            if reserved is not None:
+                if running >= reserved:
+                    raise _throttle("ReservedFunctionConcurrentInvocationLimitExceeded")
+            elif self._in_flight_unreserved >= self.account_concurrency - target.reserved_elsewhere:
+                raise _throttle("ConcurrentInvocationLimitExceeded")
+            else:
+                self._in_flight_unreserved += 1
+            self._in_flight[name] = running + 1
+
+    def _leave(self, target: Target) -> None:
+        with self._lock:
+            self._in_flight[target.function_name] -= 1
+            if target.reserved_concurrency is None:
+                self._in_flight_unreserved -= 1
+
+    def _run_quietly(self, target, version, payload, context, invocation_type) -> None:
+        try:
+            self.run(target, version, payload, context, invocation_type)
+        except ServiceError:
+            pass  # a throttled event: recorded in the history; retries arrive with the async queue
+
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+
+def _throttle(reason: str) -> ServiceError:
+    return ServiceError("TooManyRequestsException", "Rate Exceeded.", 429, Reason=reason, retryAfterSeconds="1")
+
+
+def check_json(payload: bytes) -> None:
+    """Lambda accepts only JSON events; say where the text stopped being JSON."""
+    if not payload:
+        return
+    try:
+        json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ServiceError("InvalidRequestContentException",
+                           f"Could not parse request body into json: Could not parse payload into json: {e}. "
+                           "Pass Payload=json.dumps(event).encode().") from None
+
+
+def decode_client_context(value: str | None) -> dict | None:
+    if not value:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        raise ServiceError("InvalidRequestContentException",
+                           "Client context must be a valid Base64-encoded JSON object.") from None
+    if not isinstance(decoded, dict):
+        raise ServiceError("InvalidRequestContentException", "Client context must be a JSON object.")
+    return decoded
