@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 
@@ -28,36 +29,47 @@ _PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3
 _LOG_HEAD_LIMIT = 1 << 20  # keep the first 1 MB of an invocation's output...
 _LOG_TAIL_LIMIT = 8 << 10  # ...and its last 8 KB, so LogResult's 4 KB tail is always exact.
 _current_request_id = ""
+_STREAM_INTERVAL_S = 0.02
 
 
 class _LogBuffer:
-    """The invocation's log events, capped so a print loop cannot exhaust the lab's memory."""
+    """The invocation's log events, capped so a print loop cannot exhaust the lab's memory.
+
+    Events stream to the lab every few milliseconds (see _stream_logs), so what a handler printed before
+    a timeout or a crash is in its log, as on Lambda.
+    """
 
     def __init__(self):
-        self.reset()
-
-    def reset(self):
-        self.head, self.tail, self.kept, self.tail_bytes, self.dropped = [], [], 0, 0, 0
+        self.lock = threading.Lock()
+        self.pending, self.tail, self.kept, self.tail_bytes, self.dropped = [], [], 0, 0, 0
 
     def add(self, message):
         event = [int(time.time() * 1000), message]
-        if self.kept < _LOG_HEAD_LIMIT:
-            self.head.append(event)
-            self.kept += len(message)
-            return
-        self.tail.append(event)
-        self.tail_bytes += len(message)
-        while self.tail_bytes > _LOG_TAIL_LIMIT and len(self.tail) > 1:
-            self.dropped += len(self.tail[0][1])
-            self.tail_bytes -= len(self.tail.pop(0)[1])
+        with self.lock:
+            if self.kept < _LOG_HEAD_LIMIT:
+                self.pending.append(event)
+                self.kept += len(message)
+                return
+            self.tail.append(event)
+            self.tail_bytes += len(message)
+            while self.tail_bytes > _LOG_TAIL_LIMIT and len(self.tail) > 1:
+                self.dropped += len(self.tail[0][1])
+                self.tail_bytes -= len(self.tail.pop(0)[1])
+
+    def take_pending(self):
+        """Events so far within the head limit; the capped tail waits for the end of the invocation."""
+        with self.lock:
+            events, self.pending = self.pending, []
+        return events
 
     def take(self):
-        events = self.head
-        if self.dropped:
-            note = f"[lambda-lab] {self.dropped} characters of log output left out here"
-            events.append([self.tail[0][0], note])
-        events.extend(self.tail)
-        self.reset()
+        """Everything not yet taken; resets the caps for the next invocation."""
+        with self.lock:
+            events = self.pending
+            if self.dropped:
+                events.append([self.tail[0][0], f"[lambda-lab] {self.dropped} characters of log output left out here"])
+            events.extend(self.tail)
+            self.pending, self.tail, self.kept, self.tail_bytes, self.dropped = [], [], 0, 0, 0
         return events
 
 
@@ -239,11 +251,33 @@ def _peak_rss_kb():
     return peak // 1024 if sys.platform == "darwin" else peak
 
 
+class _Channel:
+    """Frames to the lab; the log streamer and the main loop share it."""
+
+    def __init__(self, stream):
+        self.stream, self.lock = stream, threading.Lock()
+
+    def send(self, header, body=b""):
+        with self.lock:
+            write_frame(self.stream, header, body)
+
+
+def _stream_logs(channel):
+    while True:
+        time.sleep(_STREAM_INTERVAL_S)
+        events = _log.take_pending()
+        if events:
+            try:
+                channel.send({"kind": "log", "log": events})
+            except OSError:
+                return
+
+
 def main():
     global _current_request_id
     task_root, isolate, layer_dirs = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
     proto_in = os.fdopen(os.dup(0), "rb")
-    proto_out = os.fdopen(os.dup(1), "wb")
+    channel = _Channel(os.fdopen(os.dup(1), "wb"))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # output written below Python (C libraries, os.write) lands in the environment's stderr file
@@ -272,10 +306,11 @@ def main():
     sys.stdout.flush()
     if init_error:
         _log_error({**init_error, "stackTrace": init_error.pop("_trace", [])})
-    write_frame(proto_out, {"kind": "ready", "error": init_error, "log": _log.take(), "peak_rss_kb": _peak_rss_kb(),
+    channel.send({"kind": "ready", "error": init_error, "log": _log.take(), "peak_rss_kb": _peak_rss_kb(),
                             "cpu_total_ms": time.process_time() * 1000})
     if init_error:
         return
+    threading.Thread(target=_stream_logs, args=(channel,), daemon=True).start()
 
     while True:
         frame = read_frame(proto_in)
@@ -302,14 +337,14 @@ def main():
         except BaseException:
             # SystemExit and the like end the environment, as they end AWS's runtime; keep what was logged.
             sys.stdout.flush()
-            write_frame(proto_out, {"kind": "dying", "log": _log.take()})
+            channel.send({"kind": "dying", "log": _log.take()})
             raise
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         if error:
             _log_error(error)
             payload = json.dumps(error).encode()
         sys.stdout.flush()
-        write_frame(proto_out, {
+        channel.send({
             "kind": "result", "error": error is not None, "wall_ms": wall * 1000, "cpu_ms": cpu * 1000,
             "peak_rss_kb": _peak_rss_kb(), "log": _log.take(), "cpu_total_ms": time.process_time() * 1000,
         }, payload)

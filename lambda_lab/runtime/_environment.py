@@ -100,24 +100,34 @@ class ExecutionEnvironment:
         header = {"request_id": request.request_id, "remaining_ms": remaining_ms,
                   "invoked_function_arn": request.invoked_function_arn,
                   "client_context": request.client_context, "tenant_id": request.tenant_id}
+        streamed: list = []
         try:
             write_frame(self.proc.stdin, header, request.payload)
-            frame = read_frame(self.proc.stdout)
+            frame = self._read_result(streamed)
         except (BrokenPipeError, OSError):
             frame = None
         peak = self._watchdog.unwatch(id(self))
         self.last_used = time.monotonic()
         if frame is None or frame[0]["kind"] == "dying" or self._kill_reason:
-            events = frame[0]["log"] if frame else None
+            events = streamed + (frame[0]["log"] if frame else [])
             outcome = self._ended(events, peak)
             outcome.wall_ms = (time.monotonic() - started) * 1000
             return outcome
         header, payload = frame
+        header["log"] = streamed + header["log"]
         self._cpu_mark_ms = header["cpu_total_ms"]
         kb = max(header.get("peak_rss_kb") or 0, peak // 1024, self._windows_peak_kb())
         return Outcome("error" if header["error"] else "result", payload=payload, events=header["log"],
                        wall_ms=header["wall_ms"], cpu_ms=header["cpu_ms"], peak_kb=kb,
                        error=None)
+
+    def _read_result(self, streamed: list):
+        """Read frames until the invocation's answer; log frames that stream in meanwhile are kept."""
+        while True:
+            frame = read_frame(self.proc.stdout)
+            if frame is None or frame[0]["kind"] != "log":
+                return frame
+            streamed.extend(frame[0]["log"])
 
     def kill(self, reason: str) -> None:
         """End the process (and anything it started); the first reason given is the one reported."""

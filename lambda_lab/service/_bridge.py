@@ -212,11 +212,12 @@ def _request_params(response: LambdaResponse) -> dict:
             body = None
         if isinstance(body, dict):
             params.update(body)
-    groups = response.uri_match.groupdict() if response.uri_match else {}
-    if groups.get("function_name"):
-        params.setdefault("FunctionName", unquote(groups["function_name"]))
-    if groups.get("alias_name"):
-        params.setdefault("Name", unquote(groups["alias_name"]))
+    # moto matches the path itself; read the names from it the same way (/functions/{name}/aliases/{alias})
+    parts = response.path.split("?")[0].split("/")
+    if "functions" in parts and len(parts) > parts.index("functions") + 1:
+        params.setdefault("FunctionName", unquote(parts[parts.index("functions") + 1]))
+    if "aliases" in parts and len(parts) > parts.index("aliases") + 1:
+        params.setdefault("Name", unquote(parts[parts.index("aliases") + 1]))
     return params
 
 

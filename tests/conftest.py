@@ -1,0 +1,48 @@
+"""Shared fixtures: one lab per test module (starting one costs ~0.1 s), unique function names per test."""
+
+import itertools
+import json
+
+import boto3
+import pytest
+from botocore.config import Config
+
+import lambda_lab
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with lambda_lab.Lab(seed=7) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def lam(lab):
+    return boto3.client("lambda", config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture
+def make_function(lab, lam, request):
+    """Create a function from handler source; returns its name."""
+
+    def make(source, handler="app.handler", runtime="python3.13", **config):
+        name = f"{request.node.name[:40].replace('[', '-').replace(']', '')}-{next(_names)}"
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+        lam.create_function(FunctionName=name, Runtime=runtime, Role=lab.role_arn, Handler=handler,
+                            Code={"ZipFile": lambda_lab.zip_source(source)}, **config)
+        return name
+
+    return make
+
+
+def invoke(lam, name, event=None, **kw):
+    """Invoke and return (response, decoded payload, decoded log tail)."""
+    import base64
+
+    payload = json.dumps(event if event is not None else {}).encode()
+    response = lam.invoke(FunctionName=name, Payload=payload, LogType="Tail", **kw)
+    body = response["Payload"].read()
+    log = base64.b64decode(response.get("LogResult", "")).decode()
+    return response, (json.loads(body) if body else None), log

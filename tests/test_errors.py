@@ -1,0 +1,108 @@
+"""Every error in the reference's table, with AWS's errorType, message shape and stack trace."""
+
+import re
+
+import pytest
+
+from conftest import invoke
+
+
+def test_handler_exception_has_users_frames_only(lam, make_function):
+    name = make_function("""
+        def helper(n):
+            raise ValueError(f"bad value {n}")
+        def handler(event, context):
+            return helper(3)
+    """)
+    response, error, log = invoke(lam, name)
+    assert response["StatusCode"] == 200 and response["FunctionError"] == "Unhandled"
+    assert set(error) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "bad value 3"
+    assert error["requestId"] in log
+    # format_list lines; Python 3.11+ adds ^^^ markers under the failing expression, as AWS's runtimes do
+    frames = error["stackTrace"]
+    assert len(frames) == 2
+    assert frames[0].startswith('  File "/var/task/app.py", line 4, in handler\n    return helper(3)\n')
+    assert frames[1].startswith('  File "/var/task/app.py", line 2, in helper\n    raise ValueError(f"bad value {n}")\n')
+    assert "[ERROR] ValueError: bad value 3\nTraceback (most recent call last):" in log
+
+
+@pytest.mark.parametrize("handler,source,error_type,message", [
+    ("app", "def handler(e, c):\n    pass\n", "Runtime.MalformedHandlerName",
+     "Bad handler 'app': not enough values to unpack (expected 2, got 1)"),
+    ("missing.handler", "def handler(e, c):\n    pass\n", "Runtime.ImportModuleError",
+     "Unable to import module 'missing': No module named 'missing'"),
+    ("app.handler", "def handler(e, c)\n    pass\n", "Runtime.UserCodeSyntaxError",
+     "Syntax error in module 'app': expected ':' (app.py, line 1)"),
+    ("app.handler", "raise RuntimeError('no config')\n", "RuntimeError", "no config"),
+])
+def test_init_errors_carry_an_empty_request_id_and_stack(lam, make_function, handler, source, error_type, message):
+    name = make_function(source, handler=handler)
+    response, error, log = invoke(lam, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert error == {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": []}
+    assert f"Status: error\tError Type: {error_type}" in log
+    # the environment is not reused after a failed init: the next call tries again, cold
+    assert invoke(lam, name)[1] == error
+
+
+def test_missing_handler_function(lam, make_function):
+    name = make_function("def main(e, c):\n    pass\n", handler="app.handler")
+    _, error, _ = invoke(lam, name)
+    assert error["errorType"] == "Runtime.HandlerNotFound"
+    assert error["errorMessage"] == "Handler 'handler' missing on module 'app'"
+    assert error["stackTrace"] == [] and error["requestId"]
+
+
+def test_handler_in_a_folder(lam, make_function):
+    name = make_function({"src/handlers/api.py": "def main(e, c):\n    return 'deep'\n"},
+                         handler="src/handlers/api.main")
+    assert invoke(lam, name)[1] == "deep"
+
+
+def test_unserialisable_return_is_a_marshal_error(lam, make_function):
+    name = make_function("import datetime\ndef handler(e, c):\n    return {'at': datetime.datetime(2026, 1, 1)}\n")
+    _, error, _ = invoke(lam, name)
+    assert error["errorType"] == "Runtime.MarshalError"
+    assert error["errorMessage"] == "Unable to marshal response: Object of type datetime is not JSON serializable"
+
+
+def test_decimals_marshal_as_numbers(lam, make_function):
+    name = make_function("from decimal import Decimal\ndef handler(e, c):\n    return {'n': Decimal('1.5')}\n")
+    assert invoke(lam, name)[1] == {"n": 1.5}
+
+
+def test_timeout_is_reported_with_the_configured_seconds(lam, make_function):
+    name = make_function("import time\ndef handler(e, c):\n    print('working')\n    time.sleep(10)\n", Timeout=1)
+    response, error, log = invoke(lam, name)
+    request_id = re.search(r"START RequestId: (\S+)", log).group(1)
+    assert response["FunctionError"] == "Unhandled"
+    assert error == {"errorMessage": f"RequestId: {request_id} Error: Task timed out after 1.00 seconds",
+                     "errorType": "Sandbox.Timedout"}
+    assert "working" in log
+    assert re.search(rf"Z {request_id} Task timed out after 1.00 seconds\n", log)
+    assert "\tDuration: 1000.00 ms\t" in log and log.rstrip().endswith("\tStatus: timeout")
+    assert invoke(lam, name, {})[0]["StatusCode"] == 200  # a fresh environment answers the next call
+
+
+def test_cpu_bound_handler_times_out_on_its_modelled_share(lam, make_function):
+    # ~150 ms of CPU here is ~2 s on 128 MB's 7% of a vCPU: over a 1 s timeout on Lambda, so here too
+    source = "import time\ndef handler(e, c):\n    end = time.process_time() + 0.15\n    while time.process_time() < end: pass\n"
+    small = make_function(source, Timeout=1, MemorySize=128)
+    large = make_function(source, Timeout=1, MemorySize=1769)
+    assert invoke(lam, small)[1]["errorType"] == "Sandbox.Timedout"
+    assert "FunctionError" not in invoke(lam, large)[0]
+
+
+def test_out_of_memory_kills_the_environment(lam, make_function):
+    name = make_function("""
+        def handler(event, context):
+            hoard = []
+            while True:
+                hoard.append(bytearray(8 * 1024 * 1024))
+    """, MemorySize=128, Timeout=30)
+    response, error, log = invoke(lam, name)
+    assert error["errorType"] == "Runtime.ExitError"
+    assert re.fullmatch(r"RequestId: \S+ Error: Runtime exited with error: signal: killed", error["errorMessage"])
+    assert "\tStatus: error\tError Type: Runtime.OutOfMemory" in log
+    assert "Max Memory Used: 128 MB" in log or re.search(r"Max Memory Used: 1[2-9]\d MB", log)
