@@ -20,7 +20,7 @@ def lab():
 
 @pytest.fixture(scope="module")
 def lam(lab):
-    return boto3.client("lambda", config=Config(retries={"max_attempts": 1}))
+    return boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
 
 
 @pytest.fixture

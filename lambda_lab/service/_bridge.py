@@ -124,7 +124,7 @@ def _http_invoke(self: LambdaResponse):
                                 headers.get("x-amz-log-type"), headers.get("x-amz-client-context"))
     except ServiceError as error:
         return _error_reply(error)
-    return reply.status, {**reply.headers, "Content-Type": "application/json"}, reply.body
+    return reply.status, {**reply.headers, "Content-Type": "application/json", "status": reply.status}, reply.body
 
 
 def _backend_invoke(self: LambdaBackend, function_name, qualifier, body, headers, response_headers):

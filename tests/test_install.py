@@ -1,0 +1,96 @@
+"""install()/uninstall() and the pytest fixture switch the runtime into people's own moto mocks."""
+
+import json
+
+import boto3
+from moto import mock_aws
+
+import lambda_lab
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def _create(name="fn", source="def handler(e, c):\n    return {'doubled': e['n'] * 2}\n"):
+    role = boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName="test-role", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name="us-east-1")
+    lam.create_function(FunctionName=name, Runtime="python3.13", Role=role, Handler="app.handler",
+                        Code={"ZipFile": lambda_lab.zip_source(source)})
+    return lam
+
+
+@mock_aws(config={"lambda": {"use_docker": False}})
+def test_install_into_a_decorated_moto_test_then_uninstall():
+    lam = _create()
+    lambda_lab.install()
+    try:
+        response = lam.invoke(FunctionName="fn", Payload=b'{"n": 21}')
+        assert json.loads(response["Payload"].read()) == {"doubled": 42}
+        assert response["ExecutedVersion"] == "$LATEST"
+    finally:
+        lambda_lab.uninstall()
+    # moto's own Docker-less Lambda is back: it echoes the payload without running anything
+    assert lam.invoke(FunctionName="fn", Payload=b'{"n": 21}')["Payload"].read() == b'{"n": 21}'
+
+
+def test_install_inside_a_context_manager_mock():
+    with mock_aws():
+        lam = _create()
+        engine = lambda_lab.install()
+        try:
+            assert json.loads(lam.invoke(FunctionName="fn", Payload=b'{"n": 1}')["Payload"].read()) == {"doubled": 2}
+            pids = [e.proc.pid for e in engine.runtime.environments()]
+            assert pids
+        finally:
+            lambda_lab.uninstall()
+        import psutil
+        assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+
+
+def test_pytest_fixture(lambda_runtime):
+    with mock_aws():
+        lam = _create(source="import boto3\ndef handler(e, c):\n    boto3.client('s3').create_bucket(Bucket='made-by-handler')\n")
+        lam.invoke(FunctionName="fn")
+        names = [b["Name"] for b in boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]]
+        assert names == ["made-by-handler"]
+
+
+def test_triggers_moto_makes_run_the_handler(lambda_runtime):
+    """moto's SQS event source mapping invokes through the lab's runtime."""
+    with mock_aws():
+        lam = _create(source="import boto3\ndef handler(e, c):\n    body = e['Records'][0]['body']\n"
+                             "    boto3.client('s3').put_object(Bucket='seen', Key=body, Body=b'1')\n")
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="seen")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn")
+        sqs.send_message(QueueUrl=queue, MessageBody="hello")
+        keys = [o["Key"] for o in boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="seen")["Contents"]]
+        assert keys == ["hello"]
+
+
+def test_lab_sets_region_and_stops_everything():
+    with lambda_lab.Lab() as lab:
+        lam = boto3.client("lambda")
+        assert lam.meta.region_name == "us-east-1"
+        lam.create_function(FunctionName="f", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                            Code={"ZipFile": lambda_lab.zip_source("def handler(e, c):\n    return 1\n")})
+        lam.invoke(FunctionName="f")
+        procs = [e.proc for e in lab.environments()]
+        role = boto3.client("iam").get_role(RoleName="lambda-lab-execution-role")["Role"]
+        assert "lambda.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
+        policies = boto3.client("iam").list_attached_role_policies(RoleName="lambda-lab-execution-role")
+        assert [p["PolicyName"] for p in policies["AttachedPolicies"]] == ["AWSLambdaBasicExecutionRole"]
+    assert all(p.poll() is not None for p in procs)
+    assert "stopped" in repr(lab)
+
+
+def test_a_new_lab_replaces_the_previous_one():
+    first = lambda_lab.Lab()
+    second = lambda_lab.Lab()
+    try:
+        assert "stopped" in repr(first) and "stopped" not in repr(second)
+    finally:
+        second.stop()

@@ -1,0 +1,36 @@
+"""The public surface is exactly what __all__ lists, and the layers depend downward only."""
+
+import ast
+import pathlib
+
+import lambda_lab
+
+PACKAGE = pathlib.Path(lambda_lab.__file__).parent
+
+
+def test_public_names():
+    assert sorted(lambda_lab.__all__) == sorted(["Lab", "install", "uninstall", "zip_source", "__version__"])
+    for name in lambda_lab.__all__:
+        assert getattr(lambda_lab, name) is not None
+
+
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield ("." * node.level) + (node.module or "")
+
+
+def test_runtime_knows_nothing_of_moto_or_the_service():
+    for path in (PACKAGE / "runtime").glob("*.py"):
+        for name in _imports(path):
+            assert not name.startswith(("moto", "boto3", "botocore", "..service")), (path.name, name)
+
+
+def test_only_the_bridge_touches_moto_internals():
+    for path in PACKAGE.rglob("*.py"):
+        for name in _imports(path):
+            if name.startswith("moto.") and name not in ("moto.moto_server.werkzeug_app",):
+                assert path.name == "_bridge.py", (path, name)

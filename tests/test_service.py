@@ -1,0 +1,243 @@
+"""Lambda's service semantics over moto: qualifiers, aliases, validation, payload limits, concurrency."""
+
+import json
+import threading
+import time
+from collections import Counter
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+import lambda_lab
+from conftest import invoke
+
+VERSIONED = "def handler(e, c):\n    return c.function_version\n"
+
+
+def error_of(call, **kwargs):
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    return info.value.response
+
+
+@pytest.fixture
+def versioned(lam, make_function):
+    """A function with versions 1 and 2 and an alias 'live' on 1."""
+    name = make_function(VERSIONED)
+    lam.publish_version(FunctionName=name)
+    lam.update_function_configuration(FunctionName=name, Description="second")
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    return name
+
+
+@pytest.mark.parametrize("how", ["param", "suffix", "arn", "partial_arn"])
+def test_qualifier_in_every_form(lam, versioned, how):
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{versioned}"
+    forms = {"param": {"FunctionName": versioned, "Qualifier": "2"},
+             "suffix": {"FunctionName": f"{versioned}:2"},
+             "arn": {"FunctionName": f"{arn}:2"},
+             "partial_arn": {"FunctionName": f"123456789012:function:{versioned}:2"}}
+    response = lam.invoke(**forms[how])
+    assert response["ExecutedVersion"] == "2"
+    assert json.loads(response["Payload"].read()) == "2"
+
+
+def test_alias_runs_its_version_and_latest_is_default(lam, versioned):
+    assert lam.invoke(FunctionName=versioned, Qualifier="live")["ExecutedVersion"] == "1"
+    assert lam.invoke(FunctionName=versioned)["ExecutedVersion"] == "$LATEST"
+    assert lam.invoke(FunctionName=versioned, Qualifier="$LATEST")["ExecutedVersion"] == "$LATEST"
+
+
+def test_unknown_function_version_or_alias_is_404(lam, versioned):
+    for kwargs, arn_suffix in [({"FunctionName": "nope"}, "nope"),
+                               ({"FunctionName": versioned, "Qualifier": "9"}, f"{versioned}:9"),
+                               ({"FunctionName": versioned, "Qualifier": "beta"}, f"{versioned}:beta")]:
+        response = error_of(lam.invoke, **kwargs)
+        assert response["Error"]["Code"] == "ResourceNotFoundException"
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert response["Error"]["Message"].endswith(f":function:{arn_suffix}")
+
+
+def test_mismatched_qualifiers_are_refused(lam, versioned):
+    response = error_of(lam.invoke, FunctionName=f"{versioned}:1", Qualifier="2")
+    assert response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_weighted_alias_splits_traffic_by_its_weights_repeatably(lab, lam, versioned):
+    lam.update_alias(FunctionName=versioned, Name="live", FunctionVersion="1",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
+
+    def split():
+        return Counter(lam.invoke(FunctionName=versioned, Qualifier="live")["ExecutedVersion"] for _ in range(200))
+
+    lab._engine.service._routing.seed(11)
+    first = split()
+    lab._engine.service._routing.seed(11)
+    assert split() == first  # a lab seed makes the split repeatable
+    assert set(first) == {"1", "2"}
+    assert 30 <= first["2"] <= 70  # 25% of 200 = 50, with binomial spread (sd ~6)
+
+
+@pytest.mark.parametrize("routing,code,fragment", [
+    ({"AdditionalVersionWeights": {"$LATEST": 0.5}}, "ValidationException", "regular expression pattern: [0-9]+"),
+    ({"AdditionalVersionWeights": {"2": 1.5}}, "ValidationException", "less than or equal to 1.0"),
+    ({"AdditionalVersionWeights": {"2": 0.1, "3": 0.1}}, "InvalidParameterValueException", "at most one"),
+    ({"AdditionalVersionWeights": {"7": 0.1}}, "ResourceNotFoundException", "version 7"),
+])
+def test_routing_rules(lam, versioned, routing, code, fragment):
+    response = error_of(lam.update_alias, FunctionName=versioned, Name="live", FunctionVersion="1",
+                        RoutingConfig=routing)
+    assert response["Error"]["Code"] == code
+    assert fragment in response["Error"]["Message"]
+
+
+def test_weighted_alias_cannot_point_at_latest(lam, versioned):
+    response = error_of(lam.create_alias, FunctionName=versioned, Name="canary", FunctionVersion="$LATEST",
+                        RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}})
+    assert response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "$LATEST is not supported" in response["Error"]["Message"]
+
+
+def test_alias_names_cannot_be_all_digits(lam, versioned):
+    response = error_of(lam.create_alias, FunctionName=versioned, Name="123", FunctionVersion="1")
+    assert response["Error"]["Code"] == "ValidationException"
+
+
+@pytest.mark.parametrize("config,code,fragment", [
+    ({"MemorySize": 99999}, "ValidationException", "Member must have value less than or equal to 32768"),
+    ({"MemorySize": 20000}, "InvalidParameterValueException", "128 to 10240"),
+    ({"Timeout": 5000}, "InvalidParameterValueException", "1 to 900 seconds"),
+    ({"EphemeralStorage": {"Size": 20000}}, "ValidationException", "less than or equal to 10240"),
+    ({"Runtime": "python3.9"}, "InvalidParameterValueException", "no longer supported"),
+    ({"Runtime": "python9.9"}, "ValidationException", "enum value set"),
+    ({"Handler": "a" * 129}, "ValidationException", "length less than or equal to 128"),
+    ({"Environment": {"Variables": {"AWS_REGION": "eu-west-1"}}}, "InvalidParameterValueException",
+     "Reserved keys used in this request: AWS_REGION"),
+    ({"Environment": {"Variables": {"BIG": "x" * 5000}}}, "InvalidParameterValueException", "exceeded the 4KB limit"),
+    ({"Environment": {"Variables": {"1BAD": "x"}}}, "ValidationException", "Map keys must satisfy constraint"),
+    ({"Architectures": ["x86_64", "arm64"]}, "ValidationException", "length less than or equal to 1"),
+])
+def test_create_function_validation(lab, lam, config, code, fragment):
+    spec = {"FunctionName": "validated", "Runtime": "python3.13", "Role": lab.role_arn, "Handler": "app.handler",
+            "Code": {"ZipFile": lambda_lab.zip_source("def handler(e, c):\n    pass\n")}, **config}
+    response = error_of(lam.create_function, **spec)
+    assert response["Error"]["Code"] == code
+    assert fragment in response["Error"]["Message"]
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_function_names_are_checked(lab, lam):
+    response = error_of(lam.create_function, FunctionName="has space", Runtime="python3.13", Role=lab.role_arn,
+                        Handler="app.handler", Code={"ZipFile": lambda_lab.zip_source("x = 1\n")})
+    assert response["Error"]["Code"] in ("ValidationException", "InvalidParameterValueException")
+    response = error_of(lam.create_function, FunctionName="n" * 65, Runtime="python3.13", Role=lab.role_arn,
+                        Handler="app.handler", Code={"ZipFile": lambda_lab.zip_source("x = 1\n")})
+    assert response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_update_configuration_is_validated_too(lam, make_function):
+    name = make_function(VERSIONED)
+    response = error_of(lam.update_function_configuration, FunctionName=name, Timeout=901)
+    assert response["Error"]["Code"] == "InvalidParameterValueException"
+    assert lam.get_function_configuration(FunctionName=name)["Timeout"] == 3
+
+
+def test_payload_limits(lam, make_function):
+    name = make_function("def handler(e, c):\n    return len(e['data'])\n", MemorySize=1024)
+    ok = json.dumps({"data": "x" * (6 * 1024 * 1024 - 100)}).encode()
+    assert json.loads(lam.invoke(FunctionName=name, Payload=ok)["Payload"].read()) == 6 * 1024 * 1024 - 100
+    too_big = json.dumps({"data": "x" * (6 * 1024 * 1024)}).encode()
+    response = error_of(lam.invoke, FunctionName=name, Payload=too_big)
+    assert response["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert response["Error"]["Message"] == (f"{len(too_big)} byte payload is too large for the RequestResponse "
+                                            "invocation type (limit 6291456 bytes)")
+    async_big = json.dumps({"data": "x" * (1024 * 1024)}).encode()
+    response = error_of(lam.invoke, FunctionName=name, Payload=async_big, InvocationType="Event")
+    assert response["Error"]["Message"] == (f"{len(async_big)} byte payload is too large for the Event invocation "
+                                            "type (limit 1048576 bytes)")
+
+
+def test_non_json_payload_is_refused(lam, make_function):
+    name = make_function(VERSIONED)
+    response = error_of(lam.invoke, FunctionName=name, Payload=b"hello there")
+    assert response["Error"]["Code"] == "InvalidRequestContentException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "Could not parse request body into json" in response["Error"]["Message"]
+
+
+def test_empty_payload_is_an_empty_event(lam, make_function):
+    name = make_function("def handler(e, c):\n    return e\n")
+    assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == {}
+
+
+def test_dry_run_and_event_invocation_types(lab, lam, make_function):
+    name = make_function("def handler(e, c):\n    print('ran', e)\n    return 1\n")
+    dry = lam.invoke(FunctionName=name, InvocationType="DryRun")
+    assert dry["StatusCode"] == 204 and not [i for i in lab.invocations if i.function_name == name]
+    queued = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 1}')
+    assert queued["StatusCode"] == 202 and queued["Payload"].read() == b""
+    assert "ExecutedVersion" not in queued
+    lab.wait_for_async()
+    records = [i for i in lab.invocations if i.function_name == name]
+    assert [r.invocation_type for r in records] == ["Event"] and records[0].result.status == "success"
+
+
+def test_reserved_concurrency_zero_throttles_every_call(lam, make_function):
+    name = make_function(VERSIONED)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    response = error_of(lam.invoke, FunctionName=name)
+    assert response["Error"]["Code"] == "TooManyRequestsException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert response["Error"]["Message"] == "Rate Exceeded."
+    assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    lam.delete_function_concurrency(FunctionName=name)
+    assert lam.invoke(FunctionName=name)["StatusCode"] == 200
+
+
+def test_reserved_concurrency_throttles_beyond_the_limit(lab, lam, make_function):
+    name = make_function("import time\ndef handler(e, c):\n    time.sleep(0.4)\n    return 'done'\n")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    outcomes = []
+    client = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
+
+    def call():
+        try:
+            client.invoke(FunctionName=name)
+            outcomes.append("ok")
+        except ClientError as e:
+            outcomes.append(e.response["Reason"])
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join()
+    assert Counter(outcomes) == {"ok": 2, "ReservedFunctionConcurrentInvocationLimitExceeded": 2}
+    throttled = [i for i in lab.invocations if i.function_name == name and i.throttle_reason]
+    assert len(throttled) == 2
+
+
+def test_reserved_concurrency_must_leave_100_unreserved(lam, make_function):
+    name = make_function(VERSIONED)
+    response = error_of(lam.put_function_concurrency, FunctionName=name, ReservedConcurrentExecutions=950)
+    assert response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "below its minimum value of [100]" in response["Error"]["Message"]
+
+
+def test_publish_without_changes_returns_the_same_version(lam, make_function):
+    name = make_function(VERSIONED)
+    first = lam.publish_version(FunctionName=name)["Version"]
+    assert lam.publish_version(FunctionName=name)["Version"] == first
+
+
+def test_deleting_a_function_ends_its_environments(lab, lam, make_function):
+    name = make_function(VERSIONED)
+    invoke(lam, name)
+    assert lab.environments(name)
+    lam.delete_function(FunctionName=name)
+    assert lab.environments(name) == []
