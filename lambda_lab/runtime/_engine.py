@@ -28,6 +28,10 @@ LogSink = Callable[[FunctionConfig, str, list], None]  # (function, log stream, 
 _HOST_VARS = ("PATH", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "PATHEXT", "WINDIR", "LANG", "LC_ALL")
 
 
+class RuntimeVersionWarning(UserWarning):
+    """The function names another Python than the one the lab runs handlers on."""
+
+
 class Runtime:
     """Runs handlers in worker processes, one environment per concurrent invocation of a version.
 
@@ -187,9 +191,10 @@ class Runtime:
         local = f"python{sys.version_info.major}.{sys.version_info.minor}"
         if runtime.startswith("python") and runtime != local and runtime not in self._warned_runtimes:
             self._warned_runtimes.add(runtime)
-            warnings.warn(f"Functions with Runtime {runtime} run on this machine's Python "
-                          f"({sys.version.split()[0]}) in the lab; code that needs {runtime} features may differ.",
-                          stacklevel=4)
+            # warn_explicit: no source line from the lab's internals under the message
+            warnings.warn_explicit(f"Functions with Runtime {runtime} run on this machine's Python "
+                                   f"({sys.version.split()[0]}) in the lab; code that needs {runtime} features "
+                                   "may behave differently.", RuntimeVersionWarning, "lambda_lab", 0)
 
     # -- the report ----------------------------------------------------------------------------
     def _finish(self, config: FunctionConfig, request: InvokeRequest, env: ExecutionEnvironment,

@@ -15,7 +15,6 @@ from urllib.parse import unquote
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.logs.exceptions import ResourceAlreadyExistsException
 from moto.logs.models import logs_backends
 
 from ..runtime import CodeArchive, FunctionConfig
@@ -89,11 +88,10 @@ def write_log(config: FunctionConfig, stream: str, events: list) -> None:
         records.append({"timestamp": last, "message": message})
     with _log_lock:
         backend.ensure_log_group(config.log_group)
-        try:
-            backend.create_log_stream(config.log_group, stream)
-        except ResourceAlreadyExistsException:
-            pass
-        backend.groups[config.log_group].streams[stream].put_log_events(records)
+        group = backend.groups[config.log_group]
+        if stream not in group.streams:  # asking first: moto's "already exists" error costs more than an invoke
+            group.create_log_stream(stream)
+        group.streams[stream].put_log_events(records)
 
 
 # -- replacements ----------------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""The course's two commands: `./run.py lab` opens the course, `./run.py test` runs every test.
+
+Both first make `.venv` with everything the course needs (only when requirements change), so a fresh
+machine with Python 3.11+ needs nothing else. On Windows: `python run.py lab`.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".lambda-lab-installed"
+TEST_ARGS = ["--nbval", "--nbval-current-env",
+             "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider"]
+
+
+def setup() -> None:
+    """Create .venv and install the pinned requirements and the package, unless already current."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"lambda-lab needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in ("requirements.txt", "pyproject.toml")))
+    if STAMP.exists() and STAMP.read_text() == wanted.hexdigest():
+        return
+    if not PYTHON.exists():
+        print("Creating .venv ...", flush=True)
+        try:
+            venv.create(VENV, with_pip=True)
+        except Exception as error:  # Debian/Ubuntu ship venv without ensurepip
+            sys.exit(f"Could not create a virtual environment ({error}).\n"
+                     "On Debian or Ubuntu: sudo apt-get install python3-venv, then run this again.")
+    print("Installing the course's packages (first time only) ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["-r", str(ROOT / "requirements.txt")], check=True)
+    subprocess.run(pip + ["--no-deps", "-e", str(ROOT)], check=True)
+    STAMP.write_text(wanted.hexdigest())
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "help"
+    if command not in ("lab", "test", "setup"):
+        print(__doc__)
+        return 2
+    setup()
+    if command == "lab":
+        args = [str(BIN / "jupyter"), "lab", "notebooks/00_start_here.ipynb"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--allow-root")
+        return subprocess.call(args + argv[1:], cwd=ROOT)
+    if command == "test":
+        paths = [p for p in ("tests", "notebooks", "solutions") if (ROOT / p).is_dir()]
+        return subprocess.call([str(PYTHON), "-m", "pytest", *paths, *TEST_ARGS, *argv[1:]], cwd=ROOT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
