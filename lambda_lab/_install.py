@@ -16,12 +16,12 @@ class Engine:
     """A runtime, the service over it, and the loopback endpoint the handlers' SDK calls reach."""
 
     def __init__(self, seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
-                 region: str = "us-east-1") -> None:
+                 warn_python_version: bool = True) -> None:
         self.credentials = generate_credentials()
         self.endpoint = LoopbackEndpoint(self.credentials)
         sdk_env = {**self.credentials, "AWS_ENDPOINT_URL": self.endpoint.url}
         self.runtime = Runtime(sdk_env=sdk_env, log_sink=write_log, idle_timeout_s=idle_timeout_s,
-                               isolate_imports=isolate_imports)
+                               isolate_imports=isolate_imports, warn_python_version=warn_python_version)
         self.service = LambdaService(self.runtime, seed=seed)
 
     def close(self) -> None:
@@ -30,7 +30,8 @@ class Engine:
         self.endpoint.stop()
 
 
-def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True) -> Engine:
+def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
+            warn_python_version: bool = True) -> Engine:
     """Run Lambda handlers for real in whatever moto mock is active, until `uninstall()`.
 
     >>> with mock_aws():
@@ -41,7 +42,8 @@ def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_impo
     with _lock:
         if _active is not None:
             _close_active()
-        _active = Engine(seed=seed, idle_timeout_s=idle_timeout_s, isolate_imports=isolate_imports)
+        _active = Engine(seed=seed, idle_timeout_s=idle_timeout_s, isolate_imports=isolate_imports,
+                         warn_python_version=warn_python_version)
         attach(_active.service)
         return _active
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from ._install import install, uninstall
 from .service import provide_managed_policies
@@ -32,7 +33,7 @@ class Lab:
     _current: Lab | None = None
 
     def __init__(self, backend: str = "local", region: str | None = None, seed: int | None = None,
-                 idle_timeout: float = 600.0, isolate_imports: bool = True) -> None:
+                 idle_timeout: float = 600.0, isolate_imports: bool = True, quiet: bool = False) -> None:
         if backend != "local":
             raise ValueError(f"backend={backend!r} is not available in this version of lambda-lab; use 'local'.")
         if Lab._current is not None:  # re-running a notebook's setup cell replaces the old lab
@@ -45,8 +46,13 @@ class Lab:
         os.environ["AWS_DEFAULT_REGION"] = self.region
         self._mock = mock_aws()
         self._mock.start()
-        self._engine = install(seed=seed, idle_timeout_s=idle_timeout, isolate_imports=isolate_imports)
+        # the lab says once, here, what a warning at each function's first call would say
+        self._engine = install(seed=seed, idle_timeout_s=idle_timeout, isolate_imports=isolate_imports,
+                               warn_python_version=False)
         self.role_arn = self._create_role()
+        if not quiet:
+            print(f"lambda-lab: a local AWS in region {self.region} is ready. Handlers run on this machine's "
+                  f"Python ({sys.version.split()[0]}), whatever Runtime a function names.")
         self._stopped = False
         Lab._current = self
 

@@ -39,7 +39,8 @@ class Runtime:
     """
 
     def __init__(self, sdk_env: dict[str, str] | None = None, log_sink: LogSink | None = None,
-                 idle_timeout_s: float = 600.0, max_environments: int = 64, isolate_imports: bool = True) -> None:
+                 idle_timeout_s: float = 600.0, max_environments: int = 64, isolate_imports: bool = True,
+                 warn_python_version: bool = True) -> None:
         self.sdk_env = dict(sdk_env or {})
         self.log_sink = log_sink
         self.idle_timeout_s = idle_timeout_s
@@ -51,6 +52,7 @@ class Runtime:
         self._idle: dict[FunctionConfig, list[ExecutionEnvironment]] = defaultdict(list)
         self._busy: set[ExecutionEnvironment] = set()
         self._warned_runtimes: set[str] = set()
+        self.warn_python_version = warn_python_version
         self._stopped = False
 
     # -- public --------------------------------------------------------------------------------
@@ -189,7 +191,8 @@ class Runtime:
 
     def _warn_python_version(self, runtime: str) -> None:
         local = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        if runtime.startswith("python") and runtime != local and runtime not in self._warned_runtimes:
+        if (self.warn_python_version and runtime.startswith("python") and runtime != local
+                and runtime not in self._warned_runtimes):
             self._warned_runtimes.add(runtime)
             # warn_explicit: no source line from the lab's internals under the message
             warnings.warn_explicit(f"Functions with Runtime {runtime} run on this machine's Python "
@@ -239,7 +242,7 @@ class Runtime:
             self.log_sink(config, env.stream_name, lines)
         return InvokeResult(
             request_id=rid, function_name=config.function_name, version=config.version, payload=payload,
-            error_type=error_type, status=status or "success", log="\n".join(m for _, m in lines) + "\n",
+            error_type=error_type, status=status or ("error" if error_type else "success"), log="\n".join(m for _, m in lines) + "\n",
             log_group=config.log_group, log_stream=env.stream_name, cold=init_ms is not None,
             duration_ms=duration, billed_ms=billed, init_ms=init_ms, memory_mb=config.memory_mb,
             max_memory_mb=max_mb, wall_ms=outcome.wall_ms, cpu_ms=outcome.cpu_ms, started_at=started_at,

@@ -61,7 +61,7 @@ class InvokeResult:
     version: str
     payload: bytes
     error_type: str | None
-    status: str  # success | error | timeout | oom | exit: the REPORT line's outcome
+    status: str  # success | error | timeout
     log: str  # the invocation's whole log, START to REPORT
     log_group: str
     log_stream: str
