@@ -17,7 +17,7 @@ def zip_source(source: str | dict[str, str | bytes], filename: str = "app.py") -
 
     >>> code = zip_source("def handler(event, context):\\n    return 'hi'\\n")
     """
-    files = source if isinstance(source, dict) else {filename: textwrap.dedent(source)}
+    files = source if isinstance(source, dict) else {filename: textwrap.dedent(source).lstrip("\n")}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(files):
