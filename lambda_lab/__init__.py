@@ -5,10 +5,12 @@
 >>> lam = boto3.client("lambda")
 """
 
+from . import events
 from ._install import install, uninstall
 from ._lab import Lab
-from .packaging import zip_source
+from .packaging import Package, build_package, layer_zip, zip_folder, zip_source
 
 __version__ = "0.1.0"
 
-__all__ = ["Lab", "install", "uninstall", "zip_source", "__version__"]
+__all__ = ["Lab", "install", "uninstall", "zip_source", "zip_folder", "build_package", "layer_zip", "Package",
+           "events", "__version__"]

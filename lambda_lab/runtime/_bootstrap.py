@@ -208,7 +208,8 @@ class _PathMap:
 
     def __init__(self, task_root, layer_dirs):
         self.pairs = [(os.path.join(task_root, ""), "/var/task/")]
-        self.pairs += [(os.path.join(d, ""), "/opt/python/") for d in layer_dirs]
+        if layer_dirs:  # the first layer path is <opt>/python
+            self.pairs.append((os.path.join(os.path.dirname(layer_dirs[0]), ""), "/opt/"))
 
     def __call__(self, filename):
         for local, shown in self.pairs:

@@ -129,8 +129,8 @@ class Runtime:
                 env.close()
         self._make_room()
         task_root = self._extract(config.code, "code")
-        layer_dirs = [self._extract(layer, "layers") / "python" for layer in config.layers]
-        env = ExecutionEnvironment(config, task_root, layer_dirs, self._base_env(config), self._watchdog,
+        opt_dir = self._extract_layers(config.layers)
+        env = ExecutionEnvironment(config, task_root, opt_dir, self._base_env(config), self._watchdog,
                                    self.isolate_imports, self._scratch)
         with self._lock:
             self._busy.add(env)
@@ -155,13 +155,21 @@ class Runtime:
         for env in doomed:
             env.close()
 
-    def _extract(self, archive: CodeArchive, kind: str) -> Path:
+    def _extract_layers(self, layers: tuple[CodeArchive, ...]) -> Path | None:
+        """Lambda unpacks layers into /opt in order, later files over earlier: one such /opt per layer list."""
+        if not layers:
+            return None
+        key = CodeArchive("-".join(layer.sha256 for layer in layers)[:64] + f"-{len(layers)}", b"")
+        return self._extract(key, "opt", layers)
+
+    def _extract(self, archive: CodeArchive, kind: str, parts: tuple[CodeArchive, ...] | None = None) -> Path:
         """Unzip a package once per content hash; environments share the read-only copy."""
         target = self._scratch / kind / archive.sha256
         if not target.exists():
             staging = Path(tempfile.mkdtemp(dir=self._scratch))
-            with zipfile.ZipFile(io.BytesIO(archive.zip_bytes)) as zf:
-                zf.extractall(staging)
+            for part in parts or (archive,):
+                with zipfile.ZipFile(io.BytesIO(part.zip_bytes)) as zf:
+                    zf.extractall(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 staging.rename(target)

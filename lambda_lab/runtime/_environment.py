@@ -25,6 +25,21 @@ BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
 
 
+def launch_command(runtime: str, task_root: Path, opt_dir: Path | None, isolate_imports: bool) -> list[str]:
+    """The worker's command line for a function's runtime; every worker speaks the same frames."""
+    if runtime.startswith("python") or not runtime:
+        args = [sys.executable, "-I", str(BOOTSTRAP), str(task_root), "1" if isolate_imports else "0"]
+        if opt_dir is not None:  # layers: /opt/python, then its site-packages, as Lambda's PYTHONPATH has them
+            args.append(str(opt_dir / "python"))
+            args += [str(p) for p in sorted((opt_dir / "python" / "lib").glob("python3*/site-packages"))]
+        return args
+    raise UnsupportedRuntime(f"The lab runs Python functions; Runtime {runtime} is not available here.")
+
+
+class UnsupportedRuntime(Exception):
+    """The function's runtime cannot run on this machine; the message says what to install."""
+
+
 @dataclass
 class Outcome:
     """What came back from the worker, before it is turned into Lambda's answer."""
@@ -42,7 +57,7 @@ class Outcome:
 class ExecutionEnvironment:
     """A worker process for one function version; runs one invocation at a time."""
 
-    def __init__(self, config: FunctionConfig, task_root: Path, layer_dirs: list[Path], base_env: dict,
+    def __init__(self, config: FunctionConfig, task_root: Path, opt_dir: Path | None, base_env: dict,
                  watchdog: Watchdog, isolate_imports: bool, scratch: Path) -> None:
         self.config = config
         self.created = time.time()
@@ -59,8 +74,7 @@ class ExecutionEnvironment:
         env = dict(base_env)
         env.update({"AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
                     "TMPDIR": str(self.tmp), "TEMP": str(self.tmp), "TMP": str(self.tmp)})
-        args = [sys.executable, "-I", str(BOOTSTRAP), str(task_root), "1" if isolate_imports else "0"]
-        args += [str(d) for d in layer_dirs]
+        args = launch_command(config.runtime, task_root, opt_dir, isolate_imports)
         self._stderr = open(self._stderr_path, "wb")
         popen_kw = {"start_new_session": True} if os.name == "posix" else \
             {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}

@@ -197,7 +197,14 @@ def _config(fn: LambdaFunction) -> FunctionConfig:
         code=CodeArchive(fn.code_digest, fn.code_bytes), memory_mb=int(fn.memory_size),
         timeout_s=float(fn.timeout), environment=tuple(sorted((fn.environment_vars or {}).items())),
         region=fn.region, account_id=fn.account_id, architecture=fn.architectures[0],
-        ephemeral_mb=int(fn.ephemeral_storage))
+        ephemeral_mb=int(fn.ephemeral_storage), layers=tuple(_layer(fn, layer["Arn"]) for layer in fn.layers or ()))
+
+
+def _layer(fn: LambdaFunction, arn: str) -> CodeArchive:
+    version = _backend_of(fn).layers_versions_by_arn(arn)
+    if version is None:
+        raise ServiceError("ResourceNotFoundException", f"Layer version {arn} does not exist.", 404)
+    return CodeArchive(version.code_digest, version.code_bytes)
 
 
 def _request_params(response: LambdaResponse) -> dict:
