@@ -170,6 +170,10 @@ class Runtime:
             for part in parts or (archive,):
                 with zipfile.ZipFile(io.BytesIO(part.zip_bytes)) as zf:
                     zf.extractall(staging)
+                    for info in zf.infolist():  # extractall drops Unix modes; bundled executables need theirs
+                        mode = (info.external_attr >> 16) & 0o777
+                        if mode & 0o111 and not info.is_dir():
+                            os.chmod(staging / info.filename, mode)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 staging.rename(target)
