@@ -30,7 +30,12 @@ PATCHED = {  # (owner, attribute): what replaces it
     (LambdaBackend, "invoke"): "_backend_invoke",
     (LambdaSimpleBackend, "invoke"): "_backend_invoke",
     (LambdaFunction, "invoke"): "_function_invoke",
+    (LambdaFunction, "get_configuration"): "_get_configuration",
 }
+_EVENT_CONFIG_ACTIONS = ("PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+                         "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig",
+                         "ListFunctionEventInvokeConfigs")
+_ASYNC_SOURCES = ("aws:s3", "aws:sns")  # push sources that invoke asynchronously on AWS
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 _originals: dict = {}
 _service: LambdaService | None = None
@@ -102,12 +107,22 @@ def _call_action(self: LambdaResponse):
         params = _request_params(self)
         validate_request(action, params)
         _stateful_checks(self.backend, action, params)
+        if action in _EVENT_CONFIG_ACTIONS:
+            return _event_config_action(self, action, params)
     except ServiceError as error:
         return _error_reply(error)
     reply = super(LambdaResponse, self).call_action()
+    if reply[0] >= 300:
+        return reply
+    name = split_function_ref(params["FunctionName"])[0] if params.get("FunctionName") else None
+    if action in ("CreateFunction", "UpdateFunctionConfiguration") and "DeadLetterConfig" in params:
+        # moto drops DeadLetterConfig; keep it on $LATEST, and published versions copy it
+        latest = self.backend._lambdas._functions[name]["latest"]
+        latest.lab_dead_letter = params["DeadLetterConfig"] or None
     if _service is not None and action in ("UpdateFunctionConfiguration", "UpdateFunctionCode", "DeleteFunction"):
-        name, _ = split_function_ref(params.get("FunctionName", ""))
         _service.runtime.retire(name, keep=lambda c: action != "DeleteFunction" and c.version != "$LATEST")
+        if action == "DeleteFunction":
+            _service.event_configs.forget(name)
     return reply
 
 
@@ -125,6 +140,32 @@ def _http_invoke(self: LambdaResponse):
     return reply.status, {**reply.headers, "Content-Type": "application/json", "status": reply.status}, reply.body
 
 
+def _get_configuration(self: LambdaFunction, on_create: bool = False) -> dict:
+    config = _originals[(LambdaFunction, "get_configuration")](self, on_create)
+    dead_letter = getattr(self, "lab_dead_letter", None)
+    if dead_letter and dead_letter.get("TargetArn"):
+        config["DeadLetterConfig"] = dead_letter
+    return config
+
+
+def _event_config_action(response: LambdaResponse, action: str, params: dict):
+    """The async settings API, kept by the lab: moto's keeps only one config and ignores qualifiers."""
+    name = split_function_ref(params["FunctionName"])[0]
+    qualifier = (response.querystring.get("Qualifier") or [None])[0]
+    target = _target(response.backend, name, qualifier if qualifier not in (None, "$LATEST") else None)
+    store, arn = _service.event_configs, target.function_arn
+    if action == "ListFunctionEventInvokeConfigs":
+        body = {"FunctionEventInvokeConfigs": store.list(name)}
+    elif action == "GetFunctionEventInvokeConfig":
+        body = store.get(arn, name, qualifier)
+    elif action == "DeleteFunctionEventInvokeConfig":
+        store.delete(arn, name, qualifier)
+        return 204, {"status": 204}, ""
+    else:
+        body = store.put(arn, name, qualifier, params, merge=action.startswith("Update"))
+    return 200, {"status": 200, "Content-Type": "application/json"}, json.dumps(body)
+
+
 def _backend_invoke(self: LambdaBackend, function_name, qualifier, body, headers, response_headers):
     """Used by moto's SQS trigger; answers as moto's callers expect, failures as `x-amz-function-error`."""
     target = _target(self, function_name, qualifier)
@@ -140,10 +181,18 @@ def _function_invoke(self: LambdaFunction, body, request_headers, response_heade
     backend = _backend_of(self)
     target = _target(backend, self.function_name, None if self.version == "$LATEST" else str(self.version))
     payload = body.encode() if isinstance(body, str) else (body or b"")
-    reply = _service.invoke(target, payload)
+    reply = _service.invoke(target, payload, "Event" if _event_source(payload) in _ASYNC_SOURCES else "RequestResponse")
     if "X-Amz-Function-Error" in reply.headers:
         response_headers["x-amz-function-error"] = reply.headers["X-Amz-Function-Error"]
     return reply.body
+
+
+def _event_source(payload: bytes) -> str | None:
+    try:
+        record = json.loads(payload)["Records"][0]
+        return record.get("eventSource") or record.get("EventSource")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 # -- reading moto's records --------------------------------------------------------------------------
@@ -178,14 +227,17 @@ def _target(backend: LambdaBackend, ref: str, qualifier: str | None) -> Target:
     elsewhere = sum(int(r["latest"].reserved_concurrency or 0) for n, r in storage._functions.items()
                     if n != name and r["latest"] is not None)
 
-    def config_for(v: str) -> FunctionConfig:
+    def record_of(v: str) -> LambdaFunction:
         fn = latest if v == "$LATEST" else storage._get_version(name, v)
         if fn is None:
             raise not_found(f"{unqualified}:{v}")
-        return _config(fn)
+        return fn
 
-    return Target(name, unqualified, qualifier, version, alias, config_for,
-                  None if reserved is None else int(reserved), elsewhere)
+    def dead_letter(v: str) -> str | None:
+        return (getattr(record_of(v), "lab_dead_letter", None) or {}).get("TargetArn")
+
+    return Target(name, unqualified, qualifier, version, alias, lambda v: _config(record_of(v)),
+                  None if reserved is None else int(reserved), elsewhere, dead_letter)
 
 
 def _config(fn: LambdaFunction) -> FunctionConfig:

@@ -10,12 +10,14 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..runtime import FunctionConfig, InvokeRequest, InvokeResult, Runtime
+from ._async import AsyncQueue
+from ._clock import LabClock
 from ._errors import ServiceError
+from ._event_config import EventConfigStore
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6,291,456 bytes, request and response
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in 2025
@@ -43,6 +45,7 @@ class Target:
     config_for: Callable[[str], FunctionConfig]
     reserved_concurrency: int | None = None
     reserved_elsewhere: int = 0  # reserved by the account's other functions
+    dead_letter_arn: Callable[[str], str | None] = lambda version: None
 
     @property
     def invoked_arn(self) -> str:
@@ -87,8 +90,9 @@ class LambdaService:
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
         self._in_flight_unreserved = 0
-        self._async = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-lab-async")
-        self._pending: set[Future] = set()
+        self.clock = LabClock()
+        self.event_configs = EventConfigStore()
+        self.queue = AsyncQueue(self, self.clock)
 
     # -- the API -------------------------------------------------------------------------------
     def invoke(self, target: Target, payload: bytes, invocation_type: str = "RequestResponse",
@@ -108,11 +112,8 @@ class LambdaService:
             return Reply(204, {}, b"")
         version = self.route(target)
         if invocation_type == "Event":
-            future = self._async.submit(self._run_quietly, target, version, payload, context, "Event")
-            with self._lock:
-                self._pending.add(future)
-            future.add_done_callback(self._forget)
-            return Reply(202, {}, b"")
+            event = self.queue.submit(target, version, payload, context, self.new_request_id())
+            return Reply(202, {"x-amzn-RequestId": event.request_id}, b"")
         result = self.run(target, version, payload, context, "RequestResponse")
         headers = {"X-Amz-Executed-Version": version}
         body = result.payload
@@ -138,11 +139,14 @@ class LambdaService:
             draw -= weight
         return target.alias.version
 
-    def run(self, target: Target, version: str, payload: bytes, client_context: dict | None,
-            invocation_type: str) -> InvokeResult:
-        """Run one invocation of `version` under the function's concurrency limits."""
+    def new_request_id(self) -> str:
         with self._lock:
-            request_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+            return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def run(self, target: Target, version: str, payload: bytes, client_context: dict | None,
+            invocation_type: str, request_id: str | None = None) -> InvokeResult:
+        """Run one invocation of `version` under the function's concurrency limits."""
+        request_id = request_id or self.new_request_id()
         record = Invocation(target.function_name, target.qualifier, version, invocation_type, request_id,
                             time.time())
         try:
@@ -159,20 +163,13 @@ class LambdaService:
             self.history.append(record)
         return record.result
 
-    def wait_for_async(self, timeout: float | None = None) -> None:
-        """Block until every queued Event invocation has run."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = list(self._pending)
-            if not pending:
-                return
-            for future in pending:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                future.exception(timeout=left)
+    def wait_for_async(self, timeout: float | None = 60.0) -> None:
+        """Block until every queued Event invocation, retry and delivery has finished."""
+        self.queue.wait(timeout)
 
     def shutdown(self) -> None:
-        self._async.shutdown(wait=False, cancel_futures=True)
+        self.clock.stop()
+        self.queue.shutdown()
 
     # -- concurrency ---------------------------------------------------------------------------
     def _enter(self, target: Target) -> None:
@@ -193,16 +190,6 @@ class LambdaService:
             self._in_flight[target.function_name] -= 1
             if target.reserved_concurrency is None:
                 self._in_flight_unreserved -= 1
-
-    def _run_quietly(self, target, version, payload, context, invocation_type) -> None:
-        try:
-            self.run(target, version, payload, context, invocation_type)
-        except ServiceError:
-            pass  # a throttled event: recorded in the history; retries arrive with the async queue
-
-    def _forget(self, future: Future) -> None:
-        with self._lock:
-            self._pending.discard(future)
 
 
 def _throttle(reason: str) -> ServiceError:
