@@ -7,15 +7,15 @@ from moto.awslambda.models import LambdaAlias, LambdaBackend, LambdaFunction, La
 from moto.awslambda.responses import LambdaResponse
 from moto.logs.models import LogGroup
 
-from lambda_lab.service import _bridge
+from lambda_lab.service import _moto as bridge
 
 
 def test_moto_is_the_pinned_version():
-    assert version("moto") == _bridge.MOTO_VERSION
+    assert version("moto") == bridge.MOTO_VERSION
 
 
 def test_patched_methods_exist_with_the_expected_signatures():
-    for (owner, attr) in _bridge.PATCHED:
+    for (owner, attr) in bridge.PATCHED:
         assert callable(getattr(owner, attr)), (owner, attr)
     assert list(inspect.signature(LambdaBackend.invoke).parameters) == [
         "self", "function_name", "qualifier", "body", "headers", "response_headers"]
@@ -38,13 +38,13 @@ def test_records_the_bridge_reads():
 
 
 def test_install_and_uninstall_restore_moto_exactly():
-    before = {key: key[0].__dict__.get(key[1]) for key in _bridge.PATCHED}
+    before = {key: key[0].__dict__.get(key[1]) for key in bridge.PATCHED}
     from lambda_lab.runtime import Runtime
     from lambda_lab.service import LambdaService
 
     runtime = Runtime()
-    _bridge.install(LambdaService(runtime))
-    assert all(key[0].__dict__.get(key[1]) is not before[key] for key in _bridge.PATCHED)
-    _bridge.uninstall()
+    bridge.install(LambdaService(runtime))
+    assert all(key[0].__dict__.get(key[1]) is not before[key] for key in bridge.PATCHED)
+    bridge.uninstall()
     runtime.stop()
-    assert {key: key[0].__dict__.get(key[1]) for key in _bridge.PATCHED} == before
+    assert {key: key[0].__dict__.get(key[1]) for key in bridge.PATCHED} == before

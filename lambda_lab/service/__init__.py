@@ -1,6 +1,6 @@
 """Gives Lambda its semantics over moto's records: qualifiers, aliases, validation, concurrency, the endpoint."""
 
-from ._bridge import MOTO_VERSION, install as attach, installed, provide_managed_policies, uninstall as detach, write_log
+from ._moto import MOTO_VERSION, install as attach, installed, provide_managed_policies, uninstall as detach, write_log
 from ._endpoint import LoopbackEndpoint, generate_credentials
 from ._errors import ServiceError
 from ._invoke import Invocation, LambdaService

@@ -1,0 +1,93 @@
+"""Reading moto's records: functions, versions, aliases, layers, policies and roles, as the service needs them."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from moto.awslambda.models import LambdaBackend, LambdaFunction
+
+from ...runtime import CodeArchive, FunctionConfig
+from .._errors import ServiceError, invalid, not_found
+from .._invoke import Alias, Target
+from .._names import split_function_ref
+
+
+def backend_of(fn: LambdaFunction) -> LambdaBackend:
+    from moto.awslambda.utils import get_backend
+
+    return get_backend(fn.account_id, fn.region)
+
+
+def resolve(backend: LambdaBackend, ref: str, qualifier: str | None) -> Target:
+    name, qualifier = split_function_ref(ref, qualifier)
+    storage = backend._lambdas
+    unqualified = f"arn:aws:lambda:{backend.region_name}:{backend.account_id}:function:{name}"
+    record = storage._functions.get(name)
+    if record is None or record["latest"] is None:
+        raise not_found(f"{unqualified}:{qualifier}" if qualifier else unqualified)
+    alias = version = None
+    if qualifier is None or qualifier == "$LATEST":
+        version = "$LATEST"
+    elif qualifier.isdigit():
+        if storage._get_version(name, qualifier) is None:
+            raise not_found(f"{unqualified}:{qualifier}")
+        version = qualifier
+    else:
+        found = storage._aliases[unqualified].get(qualifier)
+        if found is None:
+            raise not_found(f"{unqualified}:{qualifier}")
+        weights = (found.routing_config or {}).get("AdditionalVersionWeights") or {}
+        alias = Alias(found.name, str(found.function_version), {str(k): float(v) for k, v in weights.items()})
+    latest = record["latest"]
+    reserved = latest.reserved_concurrency
+    elsewhere = sum(int(r["latest"].reserved_concurrency or 0) for n, r in storage._functions.items()
+                    if n != name and r["latest"] is not None)
+
+    def record_of(v: str) -> LambdaFunction:
+        fn = latest if v == "$LATEST" else storage._get_version(name, v)
+        if fn is None:
+            raise not_found(f"{unqualified}:{v}")
+        return fn
+
+    def dead_letter(v: str) -> str | None:
+        return (getattr(record_of(v), "lab_dead_letter", None) or {}).get("TargetArn")
+
+    return Target(name, unqualified, qualifier, version, alias, lambda v: _config(record_of(v)),
+                  None if reserved is None else int(reserved), elsewhere, dead_letter)
+
+
+def _config(fn: LambdaFunction) -> FunctionConfig:
+    """The runtime's view of one function version, frozen at this moment."""
+    if fn.package_type != "Zip":
+        raise invalid("The lab runs .zip deployment packages; container images (PackageType=Image) need Docker.")
+    return FunctionConfig(
+        function_name=fn.function_name, version=str(fn.version), handler=fn.handler, runtime=fn.run_time,
+        code=CodeArchive(fn.code_digest, fn.code_bytes), memory_mb=int(fn.memory_size),
+        timeout_s=float(fn.timeout), environment=tuple(sorted((fn.environment_vars or {}).items())),
+        region=fn.region, account_id=fn.account_id, architecture=fn.architectures[0],
+        ephemeral_mb=int(fn.ephemeral_storage), layers=tuple(_layer(fn, layer["Arn"]) for layer in fn.layers or ()))
+
+
+def _layer(fn: LambdaFunction, arn: str) -> CodeArchive:
+    version = backend_of(fn).layers_versions_by_arn(arn)
+    if version is None:
+        raise ServiceError("ResourceNotFoundException", f"Layer version {arn} does not exist.", 404)
+    return CodeArchive(version.code_digest, version.code_bytes)
+
+
+@lru_cache(maxsize=1)
+def _aws_managed_policies() -> dict:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)
+
+
+def provide_managed_policies(account_id: str, names: list[str]) -> None:
+    """Make these AWS managed policies attachable, without loading moto's whole catalogue (0.7 s)."""
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[account_id]["global"]
+    for name in names:
+        policy = AWSManagedPolicy.from_data(name, account_id, backend.region_name, _aws_managed_policies()[name])
+        backend.managed_policies.setdefault(policy.arn, policy)
