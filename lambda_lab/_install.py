@@ -24,6 +24,10 @@ class Engine:
                                isolate_imports=isolate_imports, warn_python_version=warn_python_version)
         self.service = LambdaService(self.runtime, seed=seed)
 
+    def wait_for_async(self, timeout: float | None = 60.0) -> None:
+        """Return once queued events, retries, deliveries and event source mappings have all finished."""
+        self.service.wait_for_async(timeout)
+
     def close(self) -> None:
         self.service.shutdown()
         self.runtime.stop()

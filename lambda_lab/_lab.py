@@ -71,8 +71,27 @@ class Lab:
         return self._engine.runtime.environments(function_name)
 
     def wait_for_async(self, timeout: float | None = 60.0) -> None:
-        """Return once every Event invocation queued so far has run."""
-        self._engine.service.wait_for_async(timeout)
+        """Return once queued events, retries, deliveries and event source mappings have all finished.
+
+        Lambda's delays (a retry a minute later, a message visible again after its visibility timeout) are
+        fast-forwarded on `lab.clock`, so this takes seconds, not minutes.
+        """
+        self._engine.wait_for_async(timeout)
+
+    @property
+    def clock(self):
+        """The lab clock: simulated time for retries and schedules; `lab.clock.speed`, `lab.clock.advance(s)`."""
+        return self._engine.service.clock
+
+    @property
+    def async_events(self) -> list:
+        """Every asynchronous event: its attempts (simulated times), outcome and deliveries."""
+        return list(self._engine.service.queue.events)
+
+    @property
+    def refusals(self) -> list:
+        """Invocations a push source could not make, and why (a missing resource-based policy statement)."""
+        return list(self._engine.service.refusals)
 
     def stop(self) -> None:
         """End every process the lab started and forget its AWS state."""

@@ -57,7 +57,7 @@ def test_pytest_fixture(lambda_runtime):
 
 
 def test_triggers_moto_makes_run_the_handler(lambda_runtime):
-    """moto's SQS event source mapping invokes through the lab's runtime."""
+    """An SQS event source mapping in a moto test invokes through the lab's runtime."""
     with mock_aws():
         lam = _create(source="import boto3\ndef handler(e, c):\n    body = e['Records'][0]['body']\n"
                              "    boto3.client('s3').put_object(Bucket='seen', Key=body, Body=b'1')\n")
@@ -65,8 +65,11 @@ def test_triggers_moto_makes_run_the_handler(lambda_runtime):
         sqs = boto3.client("sqs", region_name="us-east-1")
         queue = sqs.create_queue(QueueName="q")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        boto3.client("iam").put_role_policy(RoleName="test-role", PolicyName="read-queue", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": arn}]}))
         lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="fn")
         sqs.send_message(QueueUrl=queue, MessageBody="hello")
+        lambda_runtime.wait_for_async()
         keys = [o["Key"] for o in boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="seen")["Contents"]]
         assert keys == ["hello"]
 

@@ -74,18 +74,22 @@ class AsyncQueue:
         self._start(event, target, version, context)
         return event
 
-    def wait(self, timeout: float | None = 60.0) -> None:
-        """Return once every event has finished, fast-forwarding the lab clock through retry delays."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    @property
+    def outstanding(self) -> int:
+        return self._outstanding
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def next_due(self) -> float | None:
+        """Simulated time of the next retry waiting on the clock."""
         with self._cond:
-            while self._outstanding:
-                if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"{self._outstanding} asynchronous event(s) still pending after {timeout} s")
-                if not self._running and self._waiting:
-                    jump = min(self._waiting.values()) - self.clock.now()
-                    if jump > 0:
-                        self.clock.advance(jump)
-                self._cond.wait(timeout=0.01)
+            return min(self._waiting.values()) if self._waiting else None
+
+    def wait_progress(self, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait(timeout=timeout)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -41,6 +41,7 @@ class Request:
     headers: list[tuple[str, str]]
     body: bytes
     source_ip: str
+    target: str = ""  # the request line's target, prefix and query included: what a SigV4 signature covers
     received: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def header(self, name: str, default: str | None = None) -> str | None:
@@ -308,6 +309,29 @@ def match(template: str, path: str) -> tuple[tuple, dict] | None:
         else:
             return None
     return (tuple(score), params) if len(parts) == len(wanted) else None
+
+
+def pick_resource(resources: list[dict], path: str) -> tuple[dict | None, dict]:
+    """The REST API resource (from get_resources) that serves `path`, and its path parameters."""
+    found = [(m, r) for r in resources if (m := match(r["path"], path))]
+    if not found:
+        return None, {}
+    (_, params), resource = max(found, key=lambda pair: pair[0][0])
+    return resource, params
+
+
+def pick_route(routes: list[dict], method: str, path: str) -> tuple[dict | None, dict]:
+    """The HTTP API route (from get_routes) for a request: the most specific path, a named method before ANY,
+    and $default when nothing else matches (HTTP API guide, "Routing API requests")."""
+    best = None
+    for route in routes:
+        verb, _, template = route["RouteKey"].partition(" ")
+        found = match(template, path) if verb in (method, "ANY") else None
+        if found and (best is None or (found[0], verb != "ANY") > best[0]):
+            best = ((found[0], verb != "ANY"), route, found[1])
+    if best:
+        return best[1], best[2]
+    return next((r for r in routes if r["RouteKey"] == "$default"), None), {}
 
 
 def execute_api_arn(region: str, account: str, api_id: str, stage: str, method: str | None, path: str | None) -> str:

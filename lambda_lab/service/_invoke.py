@@ -18,6 +18,7 @@ from ._async import AsyncQueue
 from ._clock import LabClock
 from ._errors import ServiceError
 from ._event_config import EventConfigStore
+from ._mappings import MappingEngine
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6,291,456 bytes, request and response
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in 2025
@@ -93,6 +94,8 @@ class LambdaService:
         self.clock = LabClock()
         self.event_configs = EventConfigStore()
         self.queue = AsyncQueue(self, self.clock)
+        self.mappings = MappingEngine(self, self.clock)
+        self.refusals: deque[dict] = deque(maxlen=1000)
 
     # -- the API -------------------------------------------------------------------------------
     def invoke(self, target: Target, payload: bytes, invocation_type: str = "RequestResponse",
@@ -163,12 +166,35 @@ class LambdaService:
             self.history.append(record)
         return record.result
 
+    def refuse(self, source: str, function_arn: str, reason: str) -> None:
+        """A push source was not allowed to invoke: keep why, where a learner can read it."""
+        self.refusals.append({"at": self.clock.now(), "source": source, "function": function_arn, "reason": reason})
+
     def wait_for_async(self, timeout: float | None = 60.0) -> None:
-        """Block until every queued Event invocation, retry and delivery has finished."""
-        self.queue.wait(timeout)
+        """Block until every queued event, retry, delivery and poller batch has finished.
+
+        Delays (retries, visibility timeouts, stream backoff) are fast-forwarded on the lab clock.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.mappings.wait_idle(0.5)
+            queue_idle = self.queue.outstanding == 0
+            mapping_due = self.mappings.next_due()
+            if queue_idle and mapping_due is None and self.mappings.idle():
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"still busy after {timeout} s: {self.queue.outstanding} asynchronous event(s) "
+                                   "unfinished or event source mappings still retrying")
+            if self.queue.running == 0 and self.mappings.idle():
+                dues = [d for d in (self.queue.next_due(), mapping_due) if d is not None]
+                if dues and min(dues) > self.clock.now():
+                    self.clock.advance(min(dues) - self.clock.now())
+            self.mappings.nudge()
+            self.queue.wait_progress(0.01)
 
     def shutdown(self) -> None:
         self.clock.stop()
+        self.mappings.stop()
         self.queue.shutdown()
 
     # -- concurrency ---------------------------------------------------------------------------

@@ -66,3 +66,46 @@ def _conditions_hold(conditions: dict, context: dict) -> bool:
             if not ok:
                 return False
     return True
+
+
+def role_allows(documents: list[dict | str], action: str) -> bool:
+    """Whether a role's policy documents allow `action` (e.g. "sqs:ReceiveMessage") on some resource.
+
+    The lab checks actions, not resource ARNs: enough to tell a learner which managed policy is missing.
+    """
+    allowed = False
+    for document in documents:
+        if isinstance(document, str):
+            document = json.loads(document)
+        statements = document.get("Statement", [])
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            if _action_matches(statement.get("Action"), action):
+                if statement.get("Effect") == "Deny":
+                    return False
+                allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+# What Lambda's pollers call on each source with the function's execution role, and AWS's refusal.
+POLLER_ACTIONS = {
+    "sqs": (("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+            "The provided execution role does not have permissions to call {short} on SQS"),
+    "kinesis": (("kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream", "kinesis:ListShards"),
+                "The provided execution role does not have permissions to call {short} on Kinesis"),
+    "dynamodb": (("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                  "dynamodb:ListStreams"),
+                 "Cannot access stream {source}. Please ensure the role can perform the GetRecords, "
+                 "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM."),
+}
+
+
+def poller_refusal(documents: list[dict | str], source_arn: str) -> str | None:
+    """AWS's message when the execution role cannot read `source_arn`, or None when it can."""
+    kind = source_arn.split(":")[2]
+    if kind not in POLLER_ACTIONS:
+        return None
+    actions, message = POLLER_ACTIONS[kind]
+    for action in actions:
+        if not role_allows(documents, action):
+            return message.format(short=action.split(":")[1], source=source_arn)
+    return None

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from . import _state
 from ._lambda_api import PATCHES as _LAMBDA_PATCHES
+from ._triggers import PATCHES as _TRIGGER_PATCHES
+from ._triggers import mappings, resolve_arn
 from ._logs import write_log
 from ._records import provide_managed_policies
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from .._invoke import LambdaService
 
 MOTO_VERSION = "5.2.1"
-PATCHED = {**_LAMBDA_PATCHES}  # (owner, attribute): replacement
+PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES}  # (owner, attribute): replacement
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
 __all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "installed", "write_log", "provide_managed_policies"]
@@ -31,6 +33,7 @@ def install(service: LambdaService) -> None:
             _state.originals[(owner, attr)] = owner.__dict__.get(attr, _INHERITED)
             setattr(owner, attr, replacement)
     _state.service = service
+    service.mappings.bind(mappings, resolve_arn)
 
 
 def uninstall() -> None:

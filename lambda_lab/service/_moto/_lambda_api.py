@@ -12,8 +12,10 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from .._errors import ServiceError, invalid
 from .._names import split_function_ref
 from .._validation import validate_request
+from .._permissions import poller_refusal
 from . import _state
-from ._records import backend_of, resolve
+from ._records import backend_of, resolve, role_documents
+from ._triggers import silence_moto_pollers
 
 _EVENT_CONFIG_ACTIONS = ("PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
                          "GetFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig",
@@ -40,6 +42,9 @@ def _call_action(self: LambdaResponse):
         # moto drops DeadLetterConfig; keep it on $LATEST, and published versions copy it
         latest = self.backend._lambdas._functions[name]["latest"]
         latest.lab_dead_letter = params["DeadLetterConfig"] or None
+    if action in ("CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping"):
+        silence_moto_pollers()
+        _state.service.mappings.nudge()
     if _state.service is not None and action in ("UpdateFunctionConfiguration", "UpdateFunctionCode", "DeleteFunction"):
         _state.service.runtime.retire(name, keep=lambda c: action != "DeleteFunction" and c.version != "$LATEST")
         if action == "DeleteFunction":
@@ -138,6 +143,22 @@ def _request_params(response: LambdaResponse) -> dict:
 def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
     """Rules that need the account's records: reserved concurrency headroom, alias versions."""
     storage = backend._lambdas
+    if action == "AddPermission" and params.get("FunctionName"):
+        name, _ = split_function_ref(params["FunctionName"])
+        record = storage._functions.get(name)
+        if record and any(s.get("Sid") == params.get("StatementId") for s in record["latest"].policy.statements):
+            raise ServiceError("ResourceConflictException",
+                               f"The statement id ({params['StatementId']}) provided already exists. Please provide a "
+                               "new statement id, or remove the existing statement.", 409)
+    if action == "CreateEventSourceMapping" and params.get("FunctionName") and params.get("EventSourceArn"):
+        name, _ = split_function_ref(params["FunctionName"])
+        record = storage._functions.get(name)
+        if record:
+            refusal = poller_refusal(role_documents(backend.account_id, record["latest"].role),
+                                     params["EventSourceArn"])
+            if refusal:
+                raise invalid(refusal + " (lambda-lab: attach the matching AWS managed policy to the function's "
+                              "execution role, e.g. AWSLambdaSQSQueueExecutionRole.)")
     if action == "PutFunctionConcurrency" and params.get("ReservedConcurrentExecutions") is not None:
         name, _ = split_function_ref(params["FunctionName"])
         others = sum(int(r["latest"].reserved_concurrency or 0) for n, r in storage._functions.items()

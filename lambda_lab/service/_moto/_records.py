@@ -91,3 +91,45 @@ def provide_managed_policies(account_id: str, names: list[str]) -> None:
     for name in names:
         policy = AWSManagedPolicy.from_data(name, account_id, backend.region_name, _aws_managed_policies()[name])
         backend.managed_policies.setdefault(policy.arn, policy)
+
+
+def function_by_arn(arn: str) -> LambdaFunction | None:
+    """The function record an ARN (perhaps qualified with a version or alias) names, in any account/region."""
+    try:
+        _, _, _, region, account, _, name, *rest = arn.split(":")
+    except ValueError:
+        return None
+    from moto.awslambda.utils import get_backend
+
+    storage = get_backend(account, region)._lambdas
+    record = storage._functions.get(name)
+    if record is None:
+        return None
+    qualifier = rest[0] if rest else None
+    if qualifier in (None, "$LATEST"):
+        return record["latest"]
+    if qualifier.isdigit():
+        return storage._get_version(name, qualifier)
+    alias = storage._aliases[f"arn:aws:lambda:{region}:{account}:function:{name}"].get(qualifier)
+    return storage._get_version(name, str(alias.function_version)) if alias else None
+
+
+def policy_of(fn: LambdaFunction) -> dict:
+    """The function's resource-based policy as GetPolicy returns it (statements only)."""
+    return {"Statement": list(fn.policy.statements)}
+
+
+def role_documents(account_id: str, role_arn: str) -> list:
+    """The policy documents of an execution role: inline and attached managed ones."""
+    from moto.iam.models import iam_backends
+
+    try:
+        role = iam_backends[account_id]["global"].get_role_by_arn(role_arn)
+    except Exception:
+        return []
+    documents = list(role.policies.values())
+    for policy in role.managed_policies.values():
+        version = next((v for v in policy.versions if v.is_default), None)
+        if version is not None:
+            documents.append(version.document)
+    return documents

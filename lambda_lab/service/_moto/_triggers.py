@@ -1,0 +1,199 @@
+"""Triggers moto fires, run the lab's way: S3 notifications, SNS, EventBridge rules and schedules, pollers.
+
+Push sources check the function's resource-based policy as AWS does; poll-based sources (event source
+mappings) are read by the lab's own pollers instead of moto's one-message-at-a-time shortcuts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+
+from moto.awslambda.models import lambda_backends
+from moto.awslambda_simple.models import lambda_simple_backends
+from moto.dynamodb.models.table import StreamShard
+from moto.events.models import EventsBackend, Rule
+from moto.kinesis.models import Stream
+from moto.s3.exceptions import InvalidArgumentError
+from moto.s3.models import FakeBucket
+from moto.sns.models import Subscription
+from moto.sqs.models import Queue
+
+from .._mappings import Mapping
+from .._permissions import may_invoke
+from .._schedule import next_fire
+from . import _state
+from ._records import function_by_arn, policy_of, resolve
+
+
+def _original(owner, attr):
+    return _state.originals[(owner, attr)]
+
+
+# -- S3 ----------------------------------------------------------------------------------------------
+def _set_notification_configuration(self: FakeBucket, notification_config) -> None:
+    """S3 refuses a notification to a function that does not let s3.amazonaws.com invoke it."""
+    for config in (notification_config or {}).get("CloudFunctionConfiguration") or []:
+        arn = config.get("CloudFunction", "")
+        fn = function_by_arn(arn)
+        allowed, why = (False, f"no function {arn}") if fn is None else may_invoke(
+            policy_of(fn), "s3.amazonaws.com", source_arn=f"arn:aws:s3:::{self.name}", source_account=self.account_id)
+        if not allowed:
+            _state.service.refuse("s3", arn, why)
+            raise InvalidArgumentError("Unable to validate the following destination configurations", arn,
+                                       f"Not authorized to invoke function [{arn}]")
+    return _original(FakeBucket, "set_notification_configuration")(self, notification_config)
+
+
+# -- SNS ---------------------------------------------------------------------------------------------
+def _sns_publish(self: Subscription, message, message_id, subject=None, message_attributes=None, *args, **kwargs):
+    if self.protocol != "lambda":
+        return _original(Subscription, "publish")(self, message, message_id, subject, message_attributes,
+                                                  *args, **kwargs)
+    if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
+        return None
+    fn = function_by_arn(self.endpoint)
+    allowed, why = (False, f"no function {self.endpoint}") if fn is None else may_invoke(
+        policy_of(fn), "sns.amazonaws.com", source_arn=self.topic.arn)
+    if not allowed:
+        return _state.service.refuse("sns", self.endpoint, why)
+    event = {"Records": [{
+        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": self.arn,
+        "Sns": {"Type": "Notification", "MessageId": message_id, "TopicArn": self.topic.arn, "Subject": subject,
+                "Message": message, "Timestamp": _iso(_state.service.clock.now()), "SignatureVersion": "1",
+                "Signature": "EXAMPLE", "SigningCertUrl": "EXAMPLE", "UnsubscribeUrl": "EXAMPLE",
+                "MessageAttributes": {k: {"Type": v.get("DataType", v.get("Type")),
+                                          "Value": v.get("StringValue", v.get("Value", v.get("BinaryValue")))}
+                                      for k, v in (message_attributes or {}).items()}}}]}
+    _invoke_async(self.endpoint, event)
+    return None
+
+
+# -- EventBridge -------------------------------------------------------------------------------------
+def _send_to_targets(self: Rule, original_event, transform_input: bool = True) -> None:
+    """moto raises NotImplementedError for function targets; the lab invokes them, asynchronously."""
+    functions = [t for t in self.targets if t["Arn"].split(":")[2] == "lambda"]
+    if len(functions) < len(self.targets):
+        others = copy.copy(self)
+        others.targets = [t for t in self.targets if t not in functions]
+        _original(Rule, "send_to_targets")(others, original_event, transform_input)
+    if functions and self.event_pattern.matches_event(original_event):
+        _deliver_to_functions(self, functions, original_event)
+
+
+def _deliver_to_functions(rule: Rule, targets: list, event: dict) -> None:
+    for target in targets:
+        fn = function_by_arn(target["Arn"])
+        allowed, why = (False, f"no function {target['Arn']}") if fn is None else may_invoke(
+            policy_of(fn), "events.amazonaws.com", source_arn=rule.arn)
+        if not allowed:
+            _state.service.refuse("events", target["Arn"], why)
+            continue
+        payload = event
+        if "Input" in target:
+            payload = json.loads(target["Input"])
+        elif "InputPath" in target:
+            for part in target["InputPath"].lstrip("$").strip(".").split("."):
+                payload = payload.get(part) if part and isinstance(payload, dict) else payload
+        _invoke_async(target["Arn"], payload)
+
+
+def _put_rule(self: EventsBackend, name, *args, **kwargs) -> Rule:
+    rule = _original(EventsBackend, "put_rule")(self, name, *args, **kwargs)
+    if rule.scheduled_expression and _state.service is not None:
+        _schedule(self, rule.name, rule.scheduled_expression, _state.service.clock.now())
+    return rule
+
+
+def _schedule(backend: EventsBackend, name: str, expression: str, after: float) -> None:
+    """Fire rule `name` at each time its expression names, on the lab clock, while it exists and is enabled."""
+    service = _state.service
+    due = next_fire(expression, after)
+
+    def fire() -> None:
+        rule = backend._get_event_bus("default").rules.get(name)
+        if _state.service is not service or rule is None or rule.scheduled_expression != expression:
+            return  # deleted, changed (its new schedule has its own timer) or another lab now
+        if rule.state == "ENABLED":
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                     "source": "aws.events", "account": rule.account_id, "time": _iso(due, millis=False),
+                     "region": rule.region_name, "resources": [rule.arn], "detail": {}}
+            functions = [t for t in rule.targets if t["Arn"].split(":")[2] == "lambda"]
+            _deliver_to_functions(rule, functions, event)
+        _schedule(backend, name, expression, due)
+
+    service.clock.call_later(due - service.clock.now(), fire)
+
+
+# -- event source mappings -----------------------------------------------------------------------
+def silence_moto_pollers() -> None:
+    """moto invokes a mapping's function inside SendMessage/PutItem/PutRecord; the lab's pollers do it instead."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.kinesis.models import kinesis_backends
+    from moto.sqs.models import sqs_backends
+
+    for backends, collection in ((sqs_backends, "queues"), (kinesis_backends, "streams"),
+                                 (dynamodb_backends, "tables")):
+        for regions in dict.values(backends):
+            for backend in dict.values(regions):
+                for source in getattr(backend, collection).values():
+                    source.lambda_event_source_mappings.clear()
+
+
+def mappings() -> list[Mapping]:
+    """Every event source mapping in the lab, as the pollers see it."""
+    found = []
+    for backends in (lambda_backends, lambda_simple_backends):
+        for regions in dict.values(backends):
+            for backend in dict.values(regions):
+                for esm in list(backend._event_source_mappings.values()):
+                    fn = function_by_arn(esm.function_arn)
+                    found.append(Mapping(
+                        uuid=esm.uuid, function_arn=esm.function_arn, source_arn=esm.event_source_arn,
+                        batch_size=int(esm.batch_size or 10), enabled=bool(esm.enabled),
+                        starting_position=esm.starting_position,
+                        report_item_failures="ReportBatchItemFailures" in (esm.function_response_types or []),
+                        max_retries=-1 if esm.max_retry_attempts is None else int(esm.max_retry_attempts),
+                        role_arn=fn.role if fn is not None else ""))
+    return found
+
+
+def resolve_arn(arn: str):
+    fn = function_by_arn(arn)
+    from ._records import backend_of
+
+    return resolve(backend_of(fn), arn, None)
+
+
+def _nudging(owner, attr):
+    def wrapper(self, *args, **kwargs):
+        result = _original(owner, attr)(self, *args, **kwargs)
+        if _state.service is not None:
+            _state.service.mappings.nudge()
+        return result
+
+    return wrapper
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _invoke_async(function_arn: str, event) -> None:
+    target = resolve_arn(function_arn)
+    _state.service.invoke(target, json.dumps(event).encode(), "Event")
+
+
+def _iso(epoch: float, millis: bool = True) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+    return stamp + (f".{int(epoch * 1000) % 1000:03d}Z" if millis else "Z")
+
+
+PATCHES = {
+    (FakeBucket, "set_notification_configuration"): _set_notification_configuration,
+    (Subscription, "publish"): _sns_publish,
+    (Rule, "send_to_targets"): _send_to_targets,
+    (EventsBackend, "put_rule"): _put_rule,
+    (Queue, "add_message"): _nudging(Queue, "add_message"),
+    (StreamShard, "add"): _nudging(StreamShard, "add"),
+    (Stream, "put_record"): _nudging(Stream, "put_record"),
+}
