@@ -9,8 +9,10 @@ from . import events
 from ._install import install, uninstall
 from ._lab import Lab
 from .packaging import Package, build_package, layer_zip, zip_folder, zip_source
+from .pricing import invocation_cost, monthly_estimate
+from .tuning import power_tune
 
 __version__ = "0.1.0"
 
 __all__ = ["Lab", "install", "uninstall", "zip_source", "zip_folder", "build_package", "layer_zip", "Package",
-           "events", "__version__"]
+           "events", "power_tune", "monthly_estimate", "invocation_cost", "__version__"]

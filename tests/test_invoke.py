@@ -5,7 +5,6 @@ import re
 import threading
 
 import boto3
-import pytest
 
 import lambda_lab
 from conftest import invoke

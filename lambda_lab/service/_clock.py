@@ -27,6 +27,7 @@ class LabClock:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._running = False
 
     # -- time --------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -70,6 +71,11 @@ class LabClock:
         with self._lock:
             return self._timers[0][0] if self._timers else None
 
+    def has_due(self) -> bool:
+        """Whether a timer is due and not yet run (the clock's thread is about to run it)."""
+        with self._lock:
+            return bool(self._timers) and self._timers[0][0] <= self._now() or self._running
+
     def pending(self) -> int:
         with self._lock:
             return len(self._timers)
@@ -89,9 +95,13 @@ class LabClock:
                 if self._stopped:
                     return
                 _, _, callback = heapq.heappop(self._timers)
+                self._running = True
             try:
                 callback()
             except Exception:  # a timer's failure must not stop every later timer
                 import traceback
 
                 traceback.print_exc()
+            finally:
+                with self._lock:
+                    self._running = False

@@ -17,8 +17,6 @@ snapshot deployments: a stage serves the API as it is now). Functions are called
 so qualifiers, concurrency, logs and the lab's invocation history apply as for any other call. Whatever the
 front door answers itself (a refusal, a malformed response, a timeout, a function error) carries the reason in
 an `x-lambda-lab-reason` header and is kept in `door.refusals`, where AWS would only write it to its logs.
-
-Introduced in notebook 05_http_front_door.
 """
 
 from __future__ import annotations
@@ -83,8 +81,6 @@ class FrontDoor:
     needs lambda:InvokeFunction as well as lambda:InvokeFunctionUrl. AuthType AWS_IAM URLs (and AWS_IAM
     methods or routes) accept requests SigV4-signed with `credentials` (default: this process's boto3
     credentials, which is the lab's) and refuse all others, as AWS refuses an unknown signer.
-
-    Introduced in notebook 05_http_front_door.
     """
 
     def __init__(self, integration_timeout: float | None = None, *, port: int = 0,
@@ -100,8 +96,7 @@ class FrontDoor:
         self._caller = boto3.client("sts").get_caller_identity()
         self.account = self._caller["Account"]
         handler = type("Handler", (_Handler,), {"door": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-lab-front-door", daemon=True)
         self._thread.start()
@@ -128,7 +123,10 @@ class FrontDoor:
 
         Use service "execute-api" for API Gateway methods or routes with AWS_IAM authorization.
         """
-        creds = self._credentials()[0]
+        found = self._credentials()
+        if not found:
+            raise RuntimeError("no credentials to sign with: start a Lab, or pass FrontDoor(credentials=[...])")
+        creds = found[0]
 
         def sign(prepared):
             request = AWSRequest(method=prepared.method, url=prepared.url, data=prepared.body or b"",
@@ -398,9 +396,7 @@ class FrontDoor:
             try:
                 response = self._lambda.invoke(FunctionName=function, Payload=json.dumps(event).encode())
                 box["error"], box["payload"] = response.get("FunctionError"), response["Payload"].read()
-            except ClientError as e:
-                box["rejected"] = e
-            except Exception as e:  # noqa: BLE001 - reported to the learner below
+            except Exception as e:  # noqa: BLE001 - a ClientError above all; reported to the learner below
                 box["rejected"] = e
             finally:
                 done.set()
@@ -450,6 +446,13 @@ def _environ(req: Request) -> dict:
         meta = name.upper().replace("-", "_")
         environ[meta if meta in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{meta}"] = value
     return environ
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # a client that hung up is no news for the notebook
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -360,6 +360,7 @@ def applicable_policy(policy: str | dict | None, invoked_arn: str, via_function_
     """
     if isinstance(policy, str):
         policy = json.loads(policy)
+    invoked_arn = invoked_arn.removesuffix(":$LATEST")  # the unqualified function's policy governs $LATEST
     kept, elsewhere = [], 0
     for statement in (policy or {}).get("Statement", []):
         resources = statement.get("Resource")

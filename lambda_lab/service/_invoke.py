@@ -180,7 +180,7 @@ class LambdaService:
             self.mappings.wait_idle(0.5)
             queue_idle = self.queue.outstanding == 0
             mapping_due = self.mappings.next_due()
-            if queue_idle and mapping_due is None and self.mappings.idle():
+            if queue_idle and mapping_due is None and self.mappings.idle() and not self.clock.has_due():
                 return
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"still busy after {timeout} s: {self.queue.outstanding} asynchronous event(s) "

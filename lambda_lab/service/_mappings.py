@@ -182,7 +182,8 @@ class MappingEngine:
             records = state.pending.get(shard)
             if records is None:
                 iterator = state.iterators.get(shard) or self._iterator(client, mapping, shard, kinesis)
-                got = client.get_records(ShardIterator=iterator, Limit=mapping.batch_size)
+                extra = {"StreamARN": mapping.source_arn} if kinesis else {}
+                got = client.get_records(ShardIterator=iterator, Limit=mapping.batch_size, **extra)
                 state.iterators[shard] = got.get("NextShardIterator") or iterator
                 records = got["Records"]
             if not records:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import unquote
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
@@ -46,8 +46,13 @@ def _call_action(self: LambdaResponse):
         silence_moto_pollers()
         _state.service.mappings.nudge()
     if _state.service is not None and action in ("UpdateFunctionConfiguration", "UpdateFunctionCode", "DeleteFunction"):
-        _state.service.runtime.retire(name, keep=lambda c: action != "DeleteFunction" and c.version != "$LATEST")
-        if action == "DeleteFunction":
+        deleted = (self.querystring.get("Qualifier") or [None])[0] if action == "DeleteFunction" else None
+        if action != "DeleteFunction":
+            _state.service.runtime.retire(name, keep=lambda c: c.version != "$LATEST")
+        elif deleted:  # one version goes; $LATEST and the other versions stay warm
+            _state.service.runtime.retire(name, keep=lambda c: c.version != deleted)
+        else:
+            _state.service.runtime.retire(name)
             _state.service.event_configs.forget(name)
     return reply
 
@@ -107,10 +112,23 @@ def _function_invoke(self: LambdaFunction, body, request_headers, response_heade
     backend = backend_of(self)
     target = resolve(backend, self.function_name, None if self.version == "$LATEST" else str(self.version))
     payload = body.encode() if isinstance(body, str) else (body or b"")
-    reply = _state.service.invoke(target, payload, "Event" if _event_source(payload) in _ASYNC_SOURCES else "RequestResponse")
+    source = _event_source(payload)
+    if source == "aws:s3":
+        payload = _s3_keys_as_aws_sends_them(payload)
+    reply = _state.service.invoke(target, payload, "Event" if source in _ASYNC_SOURCES else "RequestResponse")
     if "X-Amz-Function-Error" in reply.headers:
         response_headers["x-amz-function-error"] = reply.headers["X-Amz-Function-Error"]
     return reply.body
+
+
+def _s3_keys_as_aws_sends_them(payload: bytes) -> bytes:
+    """S3 form-encodes object keys in events (a space is '+') but keeps '/'; moto encodes '/' too."""
+    event = json.loads(payload)
+    for record in event.get("Records", []):
+        obj = record.get("s3", {}).get("object", {})
+        if "key" in obj:
+            obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
+    return json.dumps(event).encode()
 
 
 def _event_source(payload: bytes) -> str | None:
