@@ -51,8 +51,8 @@ class Lab:
                                warn_python_version=False)
         self.role_arn = self._create_role()
         if not quiet:
-            print(f"lambda-lab: a local AWS in region {self.region} is ready. Handlers run on this machine's "
-                  f"Python ({sys.version.split()[0]}), whatever Runtime a function names.")
+            print(f"lambda-lab: a local AWS in region {self.region} is ready. Python handlers run on this machine's "
+                  f"Python ({sys.version.split()[0]}), whatever python3.x Runtime a function names.")
         self._stopped = False
         Lab._current = self
 

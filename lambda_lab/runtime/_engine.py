@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import _report
-from ._environment import ExecutionEnvironment, Outcome
+from ._environment import ExecutionEnvironment, Outcome, UnsupportedRuntime
 from ._model import billed_duration_ms, modelled_duration_ms
 from ._types import CodeArchive, FunctionConfig, InvokeRequest, InvokeResult
 from ._watchdog import Watchdog
@@ -60,7 +61,10 @@ class Runtime:
         """Run one invocation on a warm environment of `config`, or a new one (a cold start)."""
         self._warn_python_version(config.runtime)
         started_at = time.time()
-        env, cold = self._acquire(config)
+        try:
+            env, cold = self._acquire(config)
+        except UnsupportedRuntime as missing:  # e.g. no Node.js here: the call fails, the lab does not
+            return self._unavailable(config, request, started_at, str(missing))
         init_ms = None
         init_events: list = []
         try:
@@ -259,6 +263,24 @@ class Runtime:
             duration_ms=duration, billed_ms=billed, init_ms=init_ms, memory_mb=config.memory_mb,
             max_memory_mb=max_mb, wall_ms=outcome.wall_ms, cpu_ms=outcome.cpu_ms, started_at=started_at,
             architecture=config.architecture)
+
+    def _unavailable(self, config: FunctionConfig, request: InvokeRequest, started_at: float,
+                     message: str) -> InvokeResult:
+        """The runtime cannot start on this machine: a function error that says what to install."""
+        rid, error_type, now_ms = request.request_id, "Runtime.Unavailable", int(time.time() * 1000)
+        stream = time.strftime("%Y/%m/%d/", time.gmtime(started_at)) + f"[{config.version}]{secrets.token_hex(16)}"
+        report = _report.report_line(rid, 0.0, 0, config.memory_mb, 0, None, "error", error_type)
+        lines = [[int(started_at * 1000), _report.start_line(rid, config.version)],
+                 [now_ms, f"{_iso(now_ms)} {rid} {error_type}: {message}"],
+                 [now_ms, _report.end_line(rid)], [now_ms, report]]
+        if self.log_sink is not None:
+            self.log_sink(config, stream, lines)
+        return InvokeResult(
+            request_id=rid, function_name=config.function_name, version=config.version,
+            payload=_json({"errorType": error_type, "errorMessage": message}), error_type=error_type,
+            status="error", log="\n".join(m for _, m in lines) + "\n", log_group=config.log_group,
+            log_stream=stream, cold=True, duration_ms=0.0, billed_ms=0, init_ms=None, memory_mb=config.memory_mb,
+            max_memory_mb=0, wall_ms=0.0, cpu_ms=0.0, started_at=started_at, architecture=config.architecture)
 
 
 def _json(obj) -> bytes:

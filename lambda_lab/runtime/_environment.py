@@ -33,7 +33,26 @@ def launch_command(runtime: str, task_root: Path, opt_dir: Path | None, isolate_
             args.append(str(opt_dir / "python"))
             args += [str(p) for p in sorted((opt_dir / "python" / "lib").glob("python3*/site-packages"))]
         return args
-    raise UnsupportedRuntime(f"The lab runs Python functions; Runtime {runtime} is not available here.")
+    if runtime.startswith("nodejs"):
+        node = shutil.which("node")
+        if node is None:
+            raise UnsupportedRuntime(
+                f"Runtime {runtime} needs Node.js, and there is no `node` on this machine's PATH. Install "
+                "Node.js 22 or newer from https://nodejs.org or your package manager (restart the Jupyter "
+                "kernel if you installed it just now), then invoke again.")
+        worker = BOOTSTRAP.with_name("_bootstrap.mjs")
+        script = [str(worker), str(task_root), "" if opt_dir is None else str(opt_dir)]
+        flags = ["--expose-gc", "--max-http-header-size", "81920"]  # as AWS's /var/runtime/bootstrap
+        sh = shutil.which("sh") or ("/bin/sh" if os.path.exists("/bin/sh") else None)
+        if sh is None:  # Windows: V8's default heap sizes
+            return [node, *flags, *script]
+        # AWS's bootstrap is a shell script that sizes V8's heap from the function's memory: a tenth for
+        # the new space (half of it per semi-space), the rest old space. Only the environment knows the
+        # memory, so sh does the arithmetic and then execs node in its place (same pid for the watchdog).
+        sized = ('m=${AWS_LAMBDA_FUNCTION_MEMORY_SIZE:-128}; n=$((m / 10)); exec "$0" ' + " ".join(flags)
+                 + ' --max-semi-space-size=$((n / 2)) --max-old-space-size=$((m - n)) "$@"')
+        return [sh, "-c", sized, node, *script]
+    raise UnsupportedRuntime(f"The lab runs Python and Node.js functions; Runtime {runtime} is not available.")
 
 
 class UnsupportedRuntime(Exception):

@@ -1,0 +1,44 @@
+"""Exercise checks: each says what is wrong and where to look, or that the work is done.
+
+Every exercise notebook (exercises/NN_topic_ex_KK.ipynb) ends with a cell like
+
+    from lambda_lab import checks
+    checks.ex_05_timeout(function_name="report")
+
+A check talks to the lab (or a real account) through plain boto3, as the learner's code does. It raises
+`CheckFailed` with a helpful message, or prints one line starting with "Check passed".
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+
+class CheckFailed(AssertionError):
+    """The exercise is not done yet; the message says what is wrong and where to look."""
+
+
+def passed(what: str) -> None:
+    print(f"Check passed: {what}")
+
+
+def require(condition: bool, message: str) -> None:
+    """Fail with `message` unless `condition` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def _load_all() -> dict:
+    """Every check function, from the modules in this package named ex_NN_*.py."""
+    found = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("ex_"):
+            loaded = importlib.import_module(f"{__name__}.{module.name}")
+            found.update({name: getattr(loaded, name) for name in getattr(loaded, "__all__", [])})
+    return found
+
+
+CHECKS = _load_all()
+globals().update(CHECKS)
+__all__ = ["CheckFailed", "passed", "require", "CHECKS", *CHECKS]
