@@ -50,6 +50,7 @@ class Lab:
         self._engine = install(seed=seed, idle_timeout_s=idle_timeout, isolate_imports=isolate_imports,
                                warn_python_version=False)
         self.role_arn = self._create_role()
+        self.front_door = self._start_front_door()
         if not quiet:
             print(f"lambda-lab: a local AWS in region {self.region} is ready. Python handlers run on this machine's "
                   f"Python ({sys.version.split()[0]}), whatever python3.x Runtime a function names.")
@@ -98,6 +99,7 @@ class Lab:
         if getattr(self, "_stopped", True):
             return
         self._stopped = True
+        self.front_door.stop()
         uninstall()
         self._mock.stop()
         for key, value in self._saved_env.items():
@@ -108,6 +110,31 @@ class Lab:
         if Lab._current is self:
             Lab._current = None
 
+    def rest_api_url(self, api_id: str, stage: str) -> str:
+        """Where a REST API's stage answers on this machine: `requests.get(url + "/hello")`."""
+        return self.front_door.rest_api_url(api_id, stage)
+
+    def http_api_url(self, api_id: str, stage: str = "$default") -> str:
+        """Where an HTTP API's stage answers on this machine."""
+        return self.front_door.http_api_url(api_id, stage)
+
+    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
+        """A function URL on this machine (on AWS, FunctionUrl points at lambda-url.<region>.on.aws)."""
+        return self.front_door.function_url(function_name, qualifier)
+
+    def allow(self, *policy_names: str) -> None:
+        """Attach AWS managed policies to the lab's execution role, e.g. lab.allow("AWSLambdaSQSQueueExecutionRole")."""
+        import boto3
+
+        iam = boto3.client("iam", region_name=self.region)
+        managed = {p["PolicyName"]: p["Arn"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS")
+                   for p in page["Policies"]}
+        for name in policy_names:
+            if name not in managed:
+                raise ValueError(f"{name} is not an AWS managed policy the lab knows; it knows: "
+                                 f"{', '.join(sorted(managed))}")
+            iam.attach_role_policy(RoleName=EXECUTION_ROLE, PolicyArn=managed[name])
+
     def __enter__(self) -> Lab:
         return self
 
@@ -117,6 +144,15 @@ class Lab:
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else f"endpoint {self.endpoint_url}"
         return f"<Lab {self.backend} region={self.region} {state}>"
+
+    def _start_front_door(self):
+        import boto3
+
+        from .service._front_door import FrontDoor
+
+        # the notebook's own credentials and the handlers' generated keys may both sign AWS_IAM requests
+        return FrontDoor(credentials=[boto3.Session().get_credentials().get_frozen_credentials(),
+                                      self._engine.credentials])
 
     def _create_role(self) -> str:
         import boto3

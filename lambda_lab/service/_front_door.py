@@ -98,7 +98,8 @@ class FrontDoor:
         handler = type("Handler", (_Handler,), {"door": self})
         self._server = _Server(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-lab-front-door", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # stop() waits one poll
+                                        name="lambda-lab-front-door", daemon=True)
         self._thread.start()
 
     # -- addresses -------------------------------------------------------------------------------------------
@@ -263,14 +264,16 @@ class FrontDoor:
         function = self._arn(lambda_target(integration["IntegrationUri"], variables))
         key = route["RouteKey"]
         verb, _, template = key.partition(" ")
-        source = execute_api_arn(self.region, self.account, api_id, stage, None if key == "$default" else verb, template)
+        source = execute_api_arn(self.region, self.account, api_id, stage, None if key == "$default" else verb,
+                                 template)
         self._check(req, function, "apigateway.amazonaws.com", source, 500, HTTP_500)
         raw_path = unquote(req.path)  # HTTP APIs pass the path decoded, the stage segment included
         version = integration.get("PayloadFormatVersion") or "1.0"
         if version == "1.0":
             event = v1_event(req, path=raw_path, resource=template or key, path_parameters=params, stage=stage,
                              stage_variables=variables, api_id=api_id, account=self.account, region=self.region,
-                             body_as_base64=not is_text(req.header("content-type")), resource_id=None, http_api=True, identity=_v1_identity(authorizer))
+                             body_as_base64=not is_text(req.header("content-type")), resource_id=None,
+                             http_api=True, identity=_v1_identity(authorizer))
             rid = event["requestContext"]["requestId"]
         else:
             rid = request_id()
@@ -291,10 +294,11 @@ class FrontDoor:
     def _function_url(self, req: Request, ref: str) -> Reply:
         name, _, qualifier = ref.partition(":")
         try:
-            config = self._lambda.get_function_url_config(FunctionName=name, **({"Qualifier": qualifier} if qualifier else {}))
+            config = self._lambda.get_function_url_config(FunctionName=name,
+                                                          **({"Qualifier": qualifier} if qualifier else {}))
         except ClientError:
-            raise self._refuse(req, 404, '{"Message":"Not Found"}', "route", f"{ref} has no function URL; create "
-                               "one with lambda create_function_url_config(FunctionName=..., AuthType='NONE')") from None
+            raise self._refuse(req, 404, '{"Message":"Not Found"}', "route", f"{ref} has no function URL; create one "
+                               "with lambda create_function_url_config(FunctionName=..., AuthType='NONE')") from None
         function = config["FunctionArn"]
         if qualifier and not function.endswith(f":{qualifier}"):
             function += f":{qualifier}"

@@ -181,7 +181,8 @@ def v2_event(req: Request, *, raw_path: str, route_key: str, path_parameters: di
 # --- proxy responses into HTTP ------------------------------------------------------------------------------
 
 def _json_kind(value) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")
 
 
 def _scalar(name: str, value) -> str:
