@@ -1,12 +1,21 @@
-"""Lab: the course's local AWS, started in one line and stopped cleanly."""
+"""Lab: the course's AWS, started in one line: local by default, a real account only when asked."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import re
 import sys
+import time
+from pathlib import Path
 
-from ._install import install, uninstall
+import boto3
+from botocore.exceptions import ClientError, NoCredentialsError
+
+from ._backends import LocalBackend, RemoteBackend, choose
+from ._cleanup import cleanup
+from ._recorder import Recorder
 from .service import provide_managed_policies
 
 EXECUTION_ROLE = "lambda-lab-execution-role"
@@ -17,115 +26,124 @@ LESSON_POLICIES = ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRol
                    "AmazonS3FullAccess", "AmazonDynamoDBFullAccess", "AmazonSQSFullAccess", "AmazonSNSFullAccess"]
 _TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+DEFAULT_BUDGET_USD = 0.10  # per sweep or load test on a real account, unless the learner sets another
+
+
+class CostGuardError(RuntimeError):
+    """A sweep or load test on a real account would cost more than the lab's budget allows."""
 
 
 class Lab:
-    """An in-process AWS (moto) whose Lambda runs handler code for real; plain boto3 talks to it.
+    """The course's AWS: plain boto3 talks to it; on the local backend handlers run here, for real.
 
-    >>> lab = Lab()
-    >>> boto3.client("lambda").list_functions()["Functions"]
-    []
-    >>> lab.stop()
+    >>> lab = Lab()                                    # local: moto in this process, no account needed
+    >>> lab = Lab(backend="aws")                       # your own account and region, on purpose only
+    >>> lab = Lab(backend="endpoint", endpoint_url="http://127.0.0.1:4566")   # LocalStack, a moto server
+    >>> lab.cleanup(); lab.stop()
 
-    Introduced in notebook 00_start_here.
+    Introduced in notebook 00_start_here; the other backends in 11_real_account.
     """
 
     _current: Lab | None = None
 
-    def __init__(self, backend: str = "local", region: str | None = None, seed: int | None = None,
-                 idle_timeout: float = 600.0, isolate_imports: bool = True, quiet: bool = False) -> None:
-        if backend != "local":
-            raise ValueError(f"backend={backend!r} is not available in this version of lambda-lab; use 'local'.")
+    def __init__(self, backend: str | None = None, region: str | None = None, seed: int | None = None,
+                 idle_timeout: float = 600.0, isolate_imports: bool = True, quiet: bool = False,
+                 endpoint_url: str | None = None, budget_usd: float | None = None, learner: str | None = None) -> None:
         if Lab._current is not None:  # re-running a notebook's setup cell replaces the old lab
             Lab._current.stop()
-        from moto import mock_aws
-
-        self.backend = backend
+        self._stopped = True
+        self.backend = choose(backend)
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._saved_env = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION",)}
-        os.environ["AWS_DEFAULT_REGION"] = self.region
-        self._mock = mock_aws()
-        self._mock.start()
-        # the lab says once, here, what a warning at each function's first call would say
-        self._engine = install(seed=seed, idle_timeout_s=idle_timeout, isolate_imports=isolate_imports,
-                               warn_python_version=False)
-        self.role_arn = self._create_role()
-        self.front_door = self._start_front_door()
-        if not quiet:
-            print(f"lambda-lab: a local AWS in region {self.region} is ready. Python handlers run on this machine's "
-                  f"Python ({sys.version.split()[0]}), whatever python3.x Runtime a function names.")
+        self.learner = _safe(learner or os.environ.get("LAMBDA_LAB_LEARNER") or getpass.getuser())
+        self.budget_usd = budget_usd if budget_usd is not None else (None if self.backend == "local"
+                                                                     else DEFAULT_BUDGET_USD)
+        if self.backend == "local":
+            self._backend = LocalBackend(self.region, seed, idle_timeout, isolate_imports)
+        else:
+            self._backend = RemoteBackend(self.backend, self.region, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
+        self._engine = self._backend.engine
+        try:
+            self.account = self._caller_account()
+            if not quiet:
+                print(self._banner())  # which account and region, before anything is created there
+            self.recorder = Recorder(f"lambda-lab-{self.learner}", self.learner, self._record_path())
+            self.recorder.attach()
+            self.role_arn = self._create_role()
+            self.front_door = self._start_front_door() if self._engine else None
+        except BaseException:
+            self._backend.stop()
+            raise
         self._stopped = False
         Lab._current = self
 
+    # -- the local lab's own views -------------------------------------------------------------
     @property
     def endpoint_url(self) -> str:
-        """Where handler code's boto3 calls go: this lab's loopback endpoint."""
-        return self._engine.endpoint.url
+        """Where handler code's boto3 calls go: the local lab's loopback endpoint, or the remote endpoint."""
+        return self._engine.endpoint.url if self._engine else (self._backend.endpoint_url or "")
 
     @property
     def invocations(self) -> list:
-        """Every invocation so far, oldest first, with its measured and modelled figures."""
-        return list(self._engine.service.history)
+        """Every invocation so far, oldest first, with its measured and modelled figures (local lab)."""
+        return list(self._local("invocations").service.history)
 
     def environments(self, function_name: str | None = None) -> list:
-        """Live execution environments (worker processes), optionally of one function."""
-        return self._engine.runtime.environments(function_name)
-
-    def wait_for_async(self, timeout: float | None = 60.0) -> None:
-        """Return once queued events, retries, deliveries and event source mappings have all finished.
-
-        Lambda's delays (a retry a minute later, a message visible again after its visibility timeout) are
-        fast-forwarded on `lab.clock`, so this takes seconds, not minutes.
-        """
-        self._engine.wait_for_async(timeout)
+        """Live execution environments (worker processes), optionally of one function (local lab)."""
+        return self._local("environments").runtime.environments(function_name)
 
     @property
     def clock(self):
         """The lab clock: simulated time for retries and schedules; `lab.clock.speed`, `lab.clock.advance(s)`."""
-        return self._engine.service.clock
+        return self._local("clock").service.clock
 
     @property
     def async_events(self) -> list:
-        """Every asynchronous event: its attempts (simulated times), outcome and deliveries."""
-        return list(self._engine.service.queue.events)
+        """Every asynchronous event: its attempts (simulated times), outcome and deliveries (local lab)."""
+        return list(self._local("async_events").service.queue.events)
 
     @property
     def refusals(self) -> list:
         """Invocations a push source could not make, and why (a missing resource-based policy statement)."""
-        return list(self._engine.service.refusals)
+        return list(self._local("refusals").service.refusals)
 
-    def stop(self) -> None:
-        """End every process the lab started and forget its AWS state."""
-        if getattr(self, "_stopped", True):
+    def wait_for_async(self, timeout: float | None = 60.0) -> None:
+        """Return once queued events, retries, deliveries and event source mappings have all finished.
+
+        Locally, Lambda's delays (a retry a minute later, a message visible again after its visibility
+        timeout) are fast-forwarded on `lab.clock`, so this takes seconds. On a real account nothing can be
+        fast-forwarded: it waits a few seconds for deliveries to land.
+        """
+        if self._engine:
+            self._engine.wait_for_async(timeout)
+        else:
+            time.sleep(min(timeout or 10.0, 10.0))
+
+    # -- any backend ---------------------------------------------------------------------------
+    def wait_until_ready(self, function_name: str) -> None:
+        """Wait until a function can be invoked (on AWS a new or updated function is briefly Pending)."""
+        lam = boto3.client("lambda", region_name=self.region)
+        lam.get_waiter("function_active_v2").wait(FunctionName=function_name)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+
+    def guard_cost(self, estimate_usd: float, what: str, allow: bool = False) -> None:
+        """Refuse work on a paid backend whose estimated cost is above the budget, unless `allow`."""
+        if self.budget_usd is None or allow or estimate_usd <= self.budget_usd:
             return
-        self._stopped = True
-        self.front_door.stop()
-        uninstall()
-        self._mock.stop()
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if Lab._current is self:
-            Lab._current = None
+        raise CostGuardError(f"{what} would cost about ${estimate_usd:.4f} on account {self.account}, above this "
+                             f"lab's budget of ${self.budget_usd:.4f}. Raise it with Lab(budget_usd=...) or pass "
+                             "allow_cost=True if you mean it.")
 
-    def rest_api_url(self, api_id: str, stage: str) -> str:
-        """Where a REST API's stage answers on this machine: `requests.get(url + "/hello")`."""
-        return self.front_door.rest_api_url(api_id, stage)
+    def cleanup(self) -> list[tuple[str, str]]:
+        """Delete everything this lab (and this learner's earlier labs) created, and nothing else."""
+        return cleanup(self.recorder, self.region)
 
-    def http_api_url(self, api_id: str, stage: str = "$default") -> str:
-        """Where an HTTP API's stage answers on this machine."""
-        return self.front_door.http_api_url(api_id, stage)
-
-    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
-        """A function URL on this machine (on AWS, FunctionUrl points at lambda-url.<region>.on.aws)."""
-        return self.front_door.function_url(function_name, qualifier)
+    @property
+    def created(self) -> list[tuple[str, str]]:
+        """What was created through boto3 since the lab started: (kind, id) pairs, oldest first."""
+        return list(self.recorder.created)
 
     def allow(self, *policy_names: str) -> None:
         """Attach AWS managed policies to the lab's execution role, e.g. lab.allow("AWSLambdaSQSQueueExecutionRole")."""
-        import boto3
-
         iam = boto3.client("iam", region_name=self.region)
         managed = {p["PolicyName"]: p["Arn"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS")
                    for p in page["Policies"]}
@@ -133,7 +151,40 @@ class Lab:
             if name not in managed:
                 raise ValueError(f"{name} is not an AWS managed policy the lab knows; it knows: "
                                  f"{', '.join(sorted(managed))}")
-            iam.attach_role_policy(RoleName=EXECUTION_ROLE, PolicyArn=managed[name])
+            iam.attach_role_policy(RoleName=self._role_name, PolicyArn=managed[name])
+
+    def rest_api_url(self, api_id: str, stage: str) -> str:
+        """Where a REST API's stage answers: `requests.get(url + "/hello")`."""
+        if self.front_door:
+            return self.front_door.rest_api_url(api_id, stage)
+        return f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}"
+
+    def http_api_url(self, api_id: str, stage: str = "$default") -> str:
+        """Where an HTTP API's stage answers."""
+        if self.front_door:
+            return self.front_door.http_api_url(api_id, stage)
+        suffix = "" if stage == "$default" else f"/{stage}"
+        return f"https://{api_id}.execute-api.{self.region}.amazonaws.com{suffix}"
+
+    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
+        """A function's URL (locally on this machine; on AWS, lambda-url.<region>.on.aws)."""
+        if self.front_door:
+            return self.front_door.function_url(function_name, qualifier)
+        kwargs = {"Qualifier": qualifier} if qualifier else {}
+        return boto3.client("lambda", region_name=self.region).get_function_url_config(
+            FunctionName=function_name, **kwargs)["FunctionUrl"]
+
+    def stop(self) -> None:
+        """End every process the lab started; the local backend's AWS state goes with it."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.front_door:
+            self.front_door.stop()
+        self.recorder.detach()
+        self._backend.stop()
+        if Lab._current is self:
+            Lab._current = None
 
     def __enter__(self) -> Lab:
         return self
@@ -142,12 +193,45 @@ class Lab:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "stopped" if self._stopped else f"endpoint {self.endpoint_url}"
+        state = "stopped" if self._stopped else (f"endpoint {self.endpoint_url}" if self.endpoint_url else
+                                                 f"account {self.account}")
         return f"<Lab {self.backend} region={self.region} {state}>"
 
-    def _start_front_door(self):
-        import boto3
+    # -- starting ------------------------------------------------------------------------------
+    def _local(self, what: str):
+        if self._engine is None:
+            raise RuntimeError(f"lab.{what} belongs to the local lab, which runs handlers itself; on backend "
+                               f"'{self.backend}' read CloudWatch Logs (boto3.client('logs')) instead.")
+        return self._engine
 
+    def _caller_account(self) -> str:
+        try:
+            return boto3.client("sts", region_name=self.region).get_caller_identity()["Account"]
+        except NoCredentialsError:
+            raise RuntimeError("No AWS credentials found. Configure them first (aws configure, or the "
+                               "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables, or an AWS profile), "
+                               "or use the local lab: Lab().") from None
+
+    def _banner(self) -> str:
+        if self.backend == "local":
+            return (f"lambda-lab: a local AWS in region {self.region} is ready. Python handlers run on this "
+                    f"machine's Python ({sys.version.split()[0]}), whatever python3.x Runtime a function names.")
+        where = f"AWS account {self.account}" if self.backend == "aws" else f"the endpoint {self.endpoint_url}"
+        budget = f" Sweeps and load tests are refused above ${self.budget_usd:.2f} each." if self.budget_usd else ""
+        return (f"lambda-lab: using {where} in region {self.region}. What you create through boto3 is recorded and "
+                f"tagged lambda-lab={self.learner and 'lambda-lab-' + self.learner}; lab.cleanup() removes it.{budget}")
+
+    def _record_path(self) -> Path | None:
+        if self.backend == "local":
+            return None  # the local AWS vanishes with the lab: nothing to find after a crash
+        home = Path(os.environ.get("LAMBDA_LAB_HOME") or Path.home() / ".lambda-lab")
+        return home / f"{self.account}-{self.region}-{self.learner}.json"
+
+    @property
+    def _role_name(self) -> str:
+        return EXECUTION_ROLE if self.backend == "local" else f"{EXECUTION_ROLE}-{self.learner}"
+
+    def _start_front_door(self):
         from .service._front_door import FrontDoor
 
         # the notebook's own credentials and the handlers' generated keys may both sign AWS_IAM requests
@@ -155,12 +239,25 @@ class Lab:
                                       self._engine.credentials])
 
     def _create_role(self) -> str:
-        import boto3
-
+        """The execution role: basic logging only; lessons add what they need (least privilege)."""
         iam = boto3.client("iam", region_name=self.region)
-        account = boto3.client("sts", region_name=self.region).get_caller_identity()["Account"]
-        provide_managed_policies(account, LESSON_POLICIES)
-        role = iam.create_role(RoleName=EXECUTION_ROLE, AssumeRolePolicyDocument=json.dumps(_TRUST_LAMBDA),
-                               Description="Execution role for lambda-lab functions: CloudWatch Logs only")
-        iam.attach_role_policy(RoleName=EXECUTION_ROLE, PolicyArn=BASIC_EXECUTION_POLICY)
+        if self.backend == "local":
+            provide_managed_policies(self.account, LESSON_POLICIES)
+        try:
+            role = iam.create_role(RoleName=self._role_name, AssumeRolePolicyDocument=json.dumps(_TRUST_LAMBDA),
+                                   Description="Execution role for lambda-lab functions: CloudWatch Logs only")
+            iam.attach_role_policy(RoleName=self._role_name, PolicyArn=BASIC_EXECUTION_POLICY)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":  # this learner's role from before
+                raise
+            return iam.get_role(RoleName=self._role_name)["Role"]["Arn"]
+        if self.backend == "aws":
+            # IAM is eventually consistent: Lambda may refuse a brand-new role for a few seconds
+            iam.get_waiter("role_exists").wait(RoleName=self._role_name)
+            time.sleep(10)
         return role["Role"]["Arn"]
+
+
+def _safe(name: str) -> str:
+    """A learner name usable in resource names and tags."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", name)[:32] or "learner"

@@ -94,9 +94,23 @@ class TuningResult:
                 + "".join(f"<th>{c}</th>" for c in cols) + "</tr>" + "".join(body) + "</table>")
 
 
+def _guard_cost(sizes, invocations: int, config: dict, architecture: str, allow: bool) -> None:
+    """On a paid backend, refuse a sweep whose worst case (every call running to its timeout) is over budget."""
+    from ._lab import Lab
+
+    lab = Lab._current
+    if lab is None or lab.budget_usd is None:
+        return
+    worst_ms = config.get("Timeout", 3) * 1000
+    # each size: the invocations, plus about as many again for cold starts replaced by warm ones
+    estimate = sum(2 * invocations * cost_per_invocation(worst_ms, size, architecture) for size in sizes)
+    lab.guard_cost(estimate, f"power tuning {config['FunctionName']} ({len(sizes)} sizes x {invocations} calls)",
+                   allow)
+
+
 def power_tune(function: str, payload=None, memory_sizes=(128, 256, 512, 1024, 1536, 3008), invocations: int = 10,
                strategy: str = "cost", balanced_weight: float = 0.5, include_cold_starts: bool = False,
-               progress: bool = True, client=None) -> TuningResult:
+               progress: bool = True, client=None, allow_cost: bool = False) -> TuningResult:
     """Run `function` `invocations` times at each memory size and recommend one, as Power Tuning does.
 
     For each size: set the memory, wait for the update, publish a version, point alias RAM<size> at it, invoke
@@ -126,6 +140,7 @@ def power_tune(function: str, payload=None, memory_sizes=(128, 256, 512, 1024, 1
     name = original["FunctionName"]  # bare, as ListAliases on moto 5.2 refuses an ARN; same region as the client
     architecture = (original.get("Architectures") or ["x86_64"])[0]
     ephemeral_mb = (original.get("EphemeralStorage") or {}).get("Size", 512)
+    _guard_cost(sizes, invocations, original, architecture, allow_cost)
     versions_before = {v["Version"] for page in client.get_paginator("list_versions_by_function").paginate(
         FunctionName=name) for v in page["Versions"]}
     aliases_before = {a["Name"]: a for page in client.get_paginator("list_aliases").paginate(FunctionName=name)

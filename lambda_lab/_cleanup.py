@@ -1,0 +1,122 @@
+"""Removing what a lab created, in an order AWS accepts, forgiving what is already gone."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ._recorder import TAG_LAB
+
+# dependants before what they depend on: mappings and rules before functions, functions before roles
+_ORDER = ("event-source-mapping", "rule", "rest-api", "http-api", "function", "layer-version", "queue", "topic",
+          "table", "stream", "bucket", "kms-key", "policy", "role")
+_GONE = ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue",
+         "QueueDoesNotExist", "NotFoundException", "NotFound", "ResourceNotFound", "InvalidParameter")
+
+
+def cleanup(recorder, region: str) -> list[tuple[str, str]]:
+    """Delete every recorded resource (and every one tagged with this lab's id); return what went."""
+    found = list(recorder.created) + [r for r in _tagged(recorder.lab_id, region) if r not in recorder.created]
+    removed = []
+    for kind, identifier in sorted(found, key=lambda r: _ORDER.index(r[0]) if r[0] in _ORDER else len(_ORDER)):
+        try:
+            _REMOVE[kind](identifier, region)
+            removed.append((kind, identifier))
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in _GONE:
+                raise
+        recorder.forget(kind, identifier)
+    return removed
+
+
+def _client(service: str, region: str):
+    return boto3.client(service, region_name=region)
+
+
+def _tagged(lab_id: str, region: str) -> list[tuple[str, str]]:
+    """Resources carrying this lab's tag, in case the record was lost (Lambda functions, queues, topics, tables)."""
+    try:
+        pages = _client("resourcegroupstaggingapi", region).get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": TAG_LAB, "Values": [lab_id]}])
+        arns = [m["ResourceARN"] for page in pages for m in page["ResourceTagMappingList"]]
+    except Exception:  # the tagging API is optional: the record is the primary source
+        return []
+    found = []
+    for arn in arns:
+        parts = arn.split(":")
+        if parts[2] == "lambda" and parts[5] == "function":
+            found.append(("function", parts[6]))
+        elif parts[2] == "sns":
+            found.append(("topic", arn))
+        elif parts[2] == "dynamodb":
+            found.append(("table", arn.split("/")[-1]))
+    return found
+
+
+def _function(name: str, region: str) -> None:
+    lam = _client("lambda", region)
+    lam.delete_function(FunctionName=name)  # versions, aliases and the function URL go with it
+    try:
+        _client("logs", region).delete_log_group(logGroupName=f"/aws/lambda/{name}")
+    except ClientError:
+        pass
+
+
+def _bucket(name: str, region: str) -> None:
+    s3 = _client("s3", region)
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                  for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if doomed:
+            s3.delete_objects(Bucket=name, Delete={"Objects": doomed})
+    s3.delete_bucket(Bucket=name)
+
+
+def _rule(identifier: str, region: str) -> None:
+    bus, name = json.loads(identifier)
+    events = _client("events", region)
+    targets = events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
+    if targets:
+        events.remove_targets(Rule=name, EventBusName=bus, Ids=[t["Id"] for t in targets])
+    events.delete_rule(Name=name, EventBusName=bus)
+
+
+def _role(name: str, region: str) -> None:
+    iam = _client("iam", region)
+    for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    iam.delete_role(RoleName=name)
+
+
+def _policy(arn: str, region: str) -> None:
+    iam = _client("iam", region)
+    for role in iam.list_entities_for_policy(PolicyArn=arn)["PolicyRoles"]:
+        iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
+    iam.delete_policy(PolicyArn=arn)
+
+
+def _layer_version(arn: str, region: str) -> None:
+    *_, name, version = arn.split(":")
+    _client("lambda", region).delete_layer_version(LayerName=name, VersionNumber=int(version))
+
+
+_REMOVE = {
+    "function": _function,
+    "event-source-mapping": lambda uuid, r: _client("lambda", r).delete_event_source_mapping(UUID=uuid),
+    "layer-version": _layer_version,
+    "role": _role,
+    "policy": _policy,
+    "queue": lambda url, r: _client("sqs", r).delete_queue(QueueUrl=url),
+    "topic": lambda arn, r: _client("sns", r).delete_topic(TopicArn=arn),
+    "table": lambda name, r: _client("dynamodb", r).delete_table(TableName=name),
+    "bucket": _bucket,
+    "rule": _rule,
+    "stream": lambda name, r: _client("kinesis", r).delete_stream(StreamName=name, EnforceConsumerDeletion=True),
+    "rest-api": lambda api, r: _client("apigateway", r).delete_rest_api(restApiId=api),
+    "http-api": lambda api, r: _client("apigatewayv2", r).delete_api(ApiId=api),
+    "kms-key": lambda key, r: _client("kms", r).schedule_key_deletion(KeyId=key, PendingWindowInDays=7),
+}

@@ -1,0 +1,148 @@
+"""The real-account code paths, tested without AWS: backend="endpoint" against a moto server on 127.0.0.1."""
+
+import io
+import json
+import os
+from contextlib import redirect_stdout
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+import lambda_lab
+from lambda_lab._lab import CostGuardError, Lab
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A moto server whose Lambda runs handlers on the lab's runtime, as LocalStack would."""
+    monkeypatch.setenv("LAMBDA_LAB_HOME", str(tmp_path / "records"))
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    engine = lambda_lab.install()
+    # a real account (and LocalStack) has AWS's managed policies; a bare moto server needs them loaded
+    from lambda_lab._lab import LESSON_POLICIES
+    from lambda_lab.service import provide_managed_policies
+
+    provide_managed_policies("123456789012", LESSON_POLICIES)
+    host, port = moto.get_host_and_port()
+    yield f"http://{host}:{port}"
+    lambda_lab.uninstall()
+    moto.stop()
+    from moto.core.base_backend import BackendDict
+
+    BackendDict.reset()  # the server's state is process-wide: leave none for later tests
+    del engine
+
+
+def _create_world(lab):
+    lam = boto3.client("lambda")
+    lam.create_function(FunctionName="greeter", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                        Code={"ZipFile": lambda_lab.zip_source("def handler(e, c):\n    return 'hello ' + e['n']\n")})
+    lab.wait_until_ready("greeter")
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="lab-queue")["QueueUrl"]
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="lab-bucket")
+    s3.put_object(Bucket="lab-bucket", Key="a.txt", Body=b"a")
+    events = boto3.client("events")
+    events.put_rule(Name="lab-rule", ScheduleExpression="rate(1 hour)")
+    return lam, sqs, queue, s3
+
+
+def test_endpoint_backend_runs_handlers_and_cleans_up_only_its_own(server):
+    outside = boto3.session.Session().client("sqs", endpoint_url=server, region_name="us-east-1",
+                                             aws_access_key_id="x", aws_secret_access_key="y")
+    keep = outside.create_queue(QueueName="not-the-labs")["QueueUrl"]
+    output = io.StringIO()
+    with redirect_stdout(output):
+        lab = Lab(backend="endpoint", endpoint_url=server, learner="ada")
+    try:
+        assert f"the endpoint {server}" in output.getvalue() and "lab.cleanup()" in output.getvalue()
+        lam, sqs, queue, s3 = _create_world(lab)
+        response = lam.invoke(FunctionName="greeter", Payload=json.dumps({"n": "Ada"}).encode())
+        assert json.loads(response["Payload"].read()) == "hello Ada"  # the handler really ran
+        tags = lam.list_tags(Resource=lam.get_function(FunctionName="greeter")["Configuration"]["FunctionArn"])
+        assert tags["Tags"]["lambda-lab"] == "lambda-lab-ada" and tags["Tags"]["lambda-lab-learner"] == "ada"
+        kinds = {kind for kind, _ in lab.created}
+        assert {"role", "function", "queue", "bucket", "rule"} <= kinds
+        removed = lab.cleanup()
+        assert {kind for kind, _ in removed} == kinds
+        assert lam.list_functions()["Functions"] == []
+        assert [u for u in sqs.list_queues().get("QueueUrls", [])] == [keep]  # never anything else
+        assert s3.list_buckets()["Buckets"] == []
+        assert boto3.client("events").list_rules()["Rules"] == []
+        assert lab.cleanup() == []  # safe to run twice
+    finally:
+        lab.stop()
+    assert os.environ.get("AWS_ENDPOINT_URL") is None  # the process is as it was
+
+
+def test_cleanup_after_a_crash_finds_the_record(server):
+    lab = Lab(backend="endpoint", endpoint_url=server, learner="grace", quiet=True)
+    _create_world(lab)
+    lab.stop()  # a kernel that died before cleaning up
+    again = Lab(backend="endpoint", endpoint_url=server, learner="grace", quiet=True)
+    try:
+        removed = {kind for kind, _ in again.cleanup()}
+        assert {"function", "queue", "bucket", "rule"} <= removed
+        assert boto3.client("lambda").list_functions()["Functions"] == []
+    finally:
+        again.stop()
+
+
+def test_cost_guard_refuses_a_sweep_above_the_budget(server):
+    lab = Lab(backend="endpoint", endpoint_url=server, learner="ada", quiet=True, budget_usd=0.000001)
+    try:
+        _create_world(lab)
+        with pytest.raises(CostGuardError) as info:
+            lambda_lab.power_tune("greeter", payload={"n": "x"}, memory_sizes=(128, 1024), invocations=5,
+                                  progress=False)
+        assert "above this lab's budget" in str(info.value)
+        assert boto3.client("lambda").list_versions_by_function(FunctionName="greeter")["Versions"][1:] == []
+        lab.guard_cost(0.0000001, "a tiny test")  # under the budget: allowed
+        lab.cleanup()
+    finally:
+        lab.stop()
+
+
+def test_no_credentials_ever_printed(server):
+    output = io.StringIO()
+    with redirect_stdout(output):
+        lab = Lab(seed=1)
+        secret = lab._engine.credentials["AWS_SECRET_ACCESS_KEY"]
+        print(repr(lab))
+        lab.stop()
+    assert secret not in output.getvalue() and "AWS_SECRET" not in output.getvalue()
+
+
+def test_local_only_views_explain_themselves_on_other_backends(server):
+    lab = Lab(backend="endpoint", endpoint_url=server, learner="ada", quiet=True)
+    try:
+        with pytest.raises(RuntimeError) as info:
+            lab.invocations
+        assert "CloudWatch Logs" in str(info.value)
+    finally:
+        lab.cleanup()
+        lab.stop()
+
+
+def test_real_account_is_never_the_default(monkeypatch):
+    monkeypatch.delenv("LAMBDA_LAB_BACKEND", raising=False)
+    with Lab(quiet=True) as lab:
+        assert lab.backend == "local" and lab.account == "123456789012"
+
+
+def test_aws_backend_without_credentials_says_what_to_do(monkeypatch, tmp_path):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    boto3.DEFAULT_SESSION = None
+    with pytest.raises(RuntimeError) as info:
+        Lab(backend="aws", quiet=True)
+    assert "No AWS credentials found" in str(info.value)
