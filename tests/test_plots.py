@@ -1,7 +1,6 @@
 """Charts, checked on the data they draw (lines, bars, labels), never on pixels."""
 
 import threading
-import warnings
 
 import matplotlib
 import matplotlib.style
@@ -18,21 +17,6 @@ from lambda_lab import plots, pricing  # noqa: E402
 from lambda_lab.tuning import power_tune  # noqa: E402
 
 SLEEPER = "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0.01))\n    return 1\n"
-
-
-@pytest.fixture(scope="module")
-def lab():
-    """One lab for the file (each test names its own functions); seeded so alias routing repeats."""
-    lab = lambda_lab.Lab(seed=7)
-    yield lab
-    lab.stop()
-
-
-@pytest.fixture(autouse=True)
-def _quiet_runtime_warning():
-    with warnings.catch_warnings():  # python3.13 runs on this machine's Python: said once per function, not our test
-        warnings.filterwarnings("ignore", message="Functions with Runtime", category=UserWarning)
-        yield
 
 
 def create(lab, name, **extra):
