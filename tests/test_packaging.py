@@ -104,8 +104,6 @@ def test_same_folder_same_code_sha256_and_one_version(lab, tmp_path):
     assert invoke("same-bytes")[1] == "HI"
 
 
-@pytest.mark.xfail(strict=True, reason="engine gap: moto publishes a new version after any UpdateFunctionCode, "
-                                       "even when CodeSha256 and configuration are unchanged; AWS does not")
 def test_publish_after_identical_update_gives_no_new_version(lab):
     lam = boto3.client("lambda")
     code = zip_source("def handler(e, c):\n    return 1\n")

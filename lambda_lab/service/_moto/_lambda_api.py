@@ -32,6 +32,8 @@ def _call_action(self: LambdaResponse):
         _stateful_checks(self.backend, action, params)
         if action in _EVENT_CONFIG_ACTIONS:
             return _event_config_action(self, action, params)
+        if action == "PublishVersion":
+            _forget_unchanged_updates(self.backend, params)
     except ServiceError as error:
         return _error_reply(error)
     reply = super(LambdaResponse, self).call_action()
@@ -69,6 +71,19 @@ def _http_invoke(self: LambdaResponse):
     except ServiceError as error:
         return _error_reply(error)
     return reply.status, {**reply.headers, "Content-Type": "application/json", "status": reply.status}, reply.body
+
+
+_FROZEN = ("CodeSha256", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "Layers", "Role",
+           "VpcConfig", "EphemeralStorage", "Architectures", "DeadLetterConfig", "TracingConfig", "Description")
+
+
+def _forget_unchanged_updates(backend: LambdaBackend, params: dict) -> None:
+    """AWS publishes no new version when code and configuration equal the last version's; moto does after any update."""
+    record = backend._lambdas._functions.get(split_function_ref(params.get("FunctionName", ""))[0])
+    if record and record["versions"] and record["latest"] is not None:
+        latest, last = record["latest"].get_configuration(), record["versions"][-1].get_configuration()
+        if all(latest.get(key) == last.get(key) for key in _FROZEN):
+            record["latest"].code_or_config_updated = False
 
 
 def _get_configuration(self: LambdaFunction, on_create: bool = False) -> dict:
