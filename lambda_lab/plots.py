@@ -258,3 +258,102 @@ def cost_breakdown_chart(estimate) -> Figure:
         ax.set_title(f"{estimate.requests:,} requests x {estimate.avg_billed_ms:g} ms at {estimate.memory_mb} MB "
                      f"({estimate.architecture}): monthly bill")
     return fig
+
+
+def memory_points_chart(points, function_name: str | None = None) -> Figure:
+    """The memory tuner's measurements: average duration (left) and cost per 1M (right) by memory, per architecture.
+
+    `points` are dicts with memory_mb, architecture, avg_ms and cost_per_million; a size measured again
+    replaces its earlier point.
+
+    Introduced in notebook 06_memory_and_cost.
+    """
+    if not points:
+        raise ValueError("no measurements to chart yet")
+    latest = {(p["architecture"], p["memory_mb"]): p for p in points}
+    architectures = [a for a in ("x86_64", "arm64") if any(k[0] == a for k in latest)]
+    with mpl.rc_context(_rc()):
+        fig, ax = _figure()
+        cost_ax = ax.twinx()
+        cost_ax.grid(False)
+        handles = []
+        for i, arch in enumerate(architectures):
+            row = sorted((p for (a, _), p in latest.items() if a == arch), key=lambda p: p["memory_mb"])
+            sizes = [p["memory_mb"] for p in row]
+            handles += ax.plot(sizes, [p["avg_ms"] for p in row], label=f"{arch}: average duration (ms)",
+                               **_series(2 * i))
+            handles += cost_ax.plot(sizes, [p["cost_per_million"] for p in row],
+                                    label=f"{arch}: cost per 1M invocations (USD)", **_series(2 * i + 1))
+        sizes = sorted({m for _, m in latest})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.xaxis.set_minor_locator(NullLocator())
+        if len(sizes) == 1:
+            ax.set_xlim(sizes[0] / 1.5, sizes[0] * 1.5)  # one point: keep it off the frame
+        ax.set_xlabel("memory (MB)")
+        ax.set_ylabel("average duration (ms)")
+        cost_ax.set_ylabel("cost per 1M invocations (USD)")
+        ax.set_ylim(bottom=0)
+        cost_ax.set_ylim(bottom=0)
+        ax.set_title(f"{function_name or 'function'}: duration and cost by memory, as measured")
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize="small")  # off the points
+    return fig
+
+
+ATTEMPT_MARKERS = {"success": "o", "error": "X", "throttled": "s"}
+END_MARKERS = {"Success": "P", "RetriesExhausted": "v", "EventAgeExceeded": "D", None: "4"}
+
+
+def async_timeline_chart(async_events, limit: int = 30) -> Figure:
+    """Each asynchronous event on its own row: its attempts (retries), on the lab's clock, and how it ended.
+
+    Time is seconds since the first event was received, on the simulated clock that fast-forwards
+    Lambda's one- and two-minute retry delays. Only the last `limit` events are drawn.
+
+    >>> plots.async_timeline_chart(lab.async_events)
+
+    Introduced in notebook 04_invocation_types.
+    """
+    chosen = list(async_events)[-limit:]
+    if not chosen:
+        raise ValueError("no asynchronous events to chart: invoke with InvocationType='Event' first")
+    start = min(e.received_at for e in chosen)
+    colors = palette()
+    with mpl.rc_context(_rc()):
+        fig, ax = _figure()
+        fig.set_size_inches(7.0, max(2.5, 1.6 + 0.45 * len(chosen)))
+        for row, event in enumerate(chosen):  # the wait for each attempt, as a thin line
+            times = [event.received_at - start] + [a.at - start for a in event.attempts]
+            ax.plot([min(times), max(times)], [row, row], color="0.6", linestyle="-", marker="", linewidth=1)
+        for i, (outcome, marker) in enumerate(ATTEMPT_MARKERS.items()):
+            xs = [a.at - start for e in chosen for a in e.attempts if a.outcome == outcome]
+            ys = [row for row, e in enumerate(chosen) for a in e.attempts if a.outcome == outcome]
+            if xs:
+                ax.plot(xs, ys, linestyle="none", marker=marker, color=colors[i], markersize=8,
+                        label=f"attempt: {outcome} ({len(xs)})")
+        ends = {}
+        for row, event in enumerate(chosen):
+            last = max([event.received_at] + [a.at for a in event.attempts]) - start
+            ends.setdefault(event.outcome, []).append((last, row))
+            ax.annotate(_ending(event), (last, row), xytext=(12, 0), textcoords="offset points", va="center",
+                        fontsize="small")
+        for j, (outcome, spots) in enumerate(ends.items()):
+            ax.plot([x for x, _ in spots], [y for _, y in spots], linestyle="none",
+                    marker=END_MARKERS.get(outcome, "4"), color=colors[(3 + j) % len(colors)], markersize=11,
+                    markerfacecolor="none", label=f"ended: {outcome or 'still queued'} ({len(spots)})")
+        ax.set_yticks(range(len(chosen)), [f"{e.function_name}\n{e.request_id[:8]}" for e in chosen],
+                      fontsize="small")
+        ax.set_ylim(len(chosen) - 0.5, -0.5)  # first event at the top, as a log reads
+        ax.set_xlim(left=min(-5.0, ax.get_xlim()[0]), right=ax.get_xlim()[1] * 1.35 + 20)  # room for the labels
+        ax.set_xlabel("time since the first event was received (s, lab clock)")
+        ax.set_title("asynchronous events: attempts, retries and how each ended")
+        fig.legend(loc="outside lower center", ncols=3, fontsize="small")  # below: rows fill the axes
+    return fig
+
+
+def _ending(event) -> str:
+    """How an event ended and where its record went, e.g. 'RetriesExhausted -> DeadLetter ok'."""
+    text = event.outcome or "still queued"
+    for kind, _arn, status in event.deliveries:
+        text += f" -> {kind} {'ok' if status == 'ok' else 'failed'}"
+    return text

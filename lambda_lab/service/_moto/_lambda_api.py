@@ -40,6 +40,8 @@ def _call_action(self: LambdaResponse):
     if reply[0] >= 300:
         return reply
     name = split_function_ref(params["FunctionName"])[0] if params.get("FunctionName") else None
+    if action == "UpdateFunctionCode" and params.get("Architectures"):  # moto ignores them there
+        self.backend._lambdas._functions[name]["latest"].architectures = params["Architectures"]
     if action in ("CreateFunction", "UpdateFunctionConfiguration") and "DeadLetterConfig" in params:
         # moto drops DeadLetterConfig; keep it on $LATEST, and published versions copy it
         latest = self.backend._lambdas._functions[name]["latest"]
