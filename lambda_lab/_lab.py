@@ -76,6 +76,11 @@ class Lab:
         self._stopped = False
         Lab._current = self
 
+    @classmethod
+    def current(cls) -> Lab | None:
+        """The running lab, if any (checks and widgets use it to reach the lab's history)."""
+        return cls._current
+
     # -- the local lab's own views -------------------------------------------------------------
     @property
     def endpoint_url(self) -> str:
