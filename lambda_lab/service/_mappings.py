@@ -77,6 +77,16 @@ class MappingEngine:
         """Where the mappings are recorded and how a function ARN becomes an invoke target."""
         self._mappings, self._resolve = mappings, resolve
 
+    def prime(self) -> None:
+        """Take LATEST shard iterators now: records written right after CreateEventSourceMapping belong to it."""
+        for mapping in self._mappings():
+            if mapping.kind in ("kinesis", "dynamodb") and mapping.uuid not in self._streams:
+                state = self._streams.setdefault(mapping.uuid, _StreamState())
+                kinesis = mapping.kind == "kinesis"
+                client = _client("kinesis" if kinesis else "dynamodbstreams", mapping.region)
+                for shard in self._shards(client, mapping, kinesis):
+                    state.iterators[shard] = self._iterator(client, mapping, shard, kinesis)
+
     def nudge(self) -> None:
         if self._thread is None:
             with self._lock:

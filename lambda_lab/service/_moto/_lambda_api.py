@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from urllib.parse import quote_plus, unquote, unquote_plus
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
@@ -48,6 +50,7 @@ def _call_action(self: LambdaResponse):
         latest.lab_dead_letter = params["DeadLetterConfig"] or None
     if action in ("CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping"):
         silence_moto_pollers()
+        _state.service.mappings.prime()
         _state.service.mappings.nudge()
     if _state.service is not None and action in ("UpdateFunctionConfiguration", "UpdateFunctionCode", "DeleteFunction"):
         deleted = (self.querystring.get("Qualifier") or [None])[0] if action == "DeleteFunction" else None
@@ -139,12 +142,21 @@ def _function_invoke(self: LambdaFunction, body, request_headers, response_heade
 
 
 def _s3_keys_as_aws_sends_them(payload: bytes) -> bytes:
-    """S3 form-encodes object keys in events (a space is '+') but keeps '/'; moto encodes '/' too."""
+    """An S3 event as S3 sends it: form-encoded keys ('+' for a space, '/' kept; moto encodes '/' too), a UTC
+    eventTime ending in Z, and the identity, request and sequencer fields moto leaves out."""
     event = json.loads(payload)
     for record in event.get("Records", []):
         obj = record.get("s3", {}).get("object", {})
         if "key" in obj:
             obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
+        obj.setdefault("sequencer", f"{int(time.time() * 1e6):016X}")
+        stamp = record.get("eventTime", "")
+        if stamp and not stamp.endswith("Z"):
+            record["eventTime"] = stamp[:23] + "Z"
+        record.setdefault("userIdentity", {"principalId": "AWS:AIDAEXAMPLEPRINCIPAL"})
+        record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+        record.setdefault("responseElements", {"x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                                               "x-amz-id-2": uuid.uuid4().hex})
     return json.dumps(event).encode()
 
 

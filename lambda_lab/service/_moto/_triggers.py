@@ -80,7 +80,10 @@ def _send_to_targets(self: Rule, original_event, transform_input: bool = True) -
         others.targets = [t for t in self.targets if t not in functions]
         _original(Rule, "send_to_targets")(others, original_event, transform_input)
     if functions and self.event_pattern.matches_event(original_event):
-        _deliver_to_functions(self, functions, original_event)
+        event = {k: v for k, v in original_event.items() if k != "ingestion-time"}  # moto's own bookkeeping
+        if isinstance(event.get("time"), (int, float)):  # EventBridge sends an ISO time in UTC
+            event["time"] = _iso(event["time"], millis=False)
+        _deliver_to_functions(self, functions, event)
 
 
 def _deliver_to_functions(rule: Rule, targets: list, event: dict) -> None:
