@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ._install import install, uninstall
+from .service import warm_imports
 
 BACKENDS = ("local", "aws", "endpoint")
 _ENV_KEYS = ("AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
@@ -43,21 +44,7 @@ class LocalBackend(Backend):
         # the lab says once, at start, what a warning at each function's first call would say
         self.engine = install(seed=seed, idle_timeout_s=idle_timeout, isolate_imports=isolate_imports,
                               warn_python_version=False)
-        _warm_imports()
-
-
-def _warm_imports() -> None:
-    """moto's API Gateway pulls in schema validators that take seconds to import: do it while the learner reads."""
-    import threading
-
-    def load() -> None:
-        try:
-            import moto.apigateway.models  # noqa: F401
-            import moto.apigatewayv2.models  # noqa: F401
-        except Exception:
-            pass
-
-    threading.Thread(target=load, name="lambda-lab-warm-imports", daemon=True).start()
+        warm_imports()
 
     def stop(self) -> None:
         uninstall()

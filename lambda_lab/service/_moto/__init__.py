@@ -23,7 +23,8 @@ MOTO_VERSION = "5.2.1"
 PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES}  # (owner, attribute): replacement
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
-__all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "installed", "write_log", "provide_managed_policies"]
+__all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "installed", "write_log", "provide_managed_policies",
+           "warm_imports"]
 
 
 def install(service: LambdaService) -> None:
@@ -48,3 +49,18 @@ def uninstall() -> None:
 
 def installed() -> bool:
     return _state.service is not None
+
+
+def warm_imports() -> None:
+    """moto's API Gateway pulls in schema validators that take seconds to import: do it while the learner reads."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        for module in ("moto.apigateway.models", "moto.apigatewayv2.models"):
+            try:
+                importlib.import_module(module)
+            except Exception:  # a failed warm-up only means the first API call imports it instead
+                pass
+
+    threading.Thread(target=load, name="lambda-lab-warm-imports", daemon=True).start()
