@@ -1,0 +1,112 @@
+"""Exercise 04.1 (a dead-letter queue for failed asynchronous events): the solution passes, a blank fails,
+and plausible wrong answers fail with a message that says what is wrong."""
+
+import json
+
+import boto3
+import pytest
+
+import lambda_lab
+from lambda_lab import checks
+from lambda_lab.checks import CheckFailed
+
+PROCESS = """
+def handler(event, context):
+    if event.get("quantity", 0) <= 0:
+        raise ValueError(f"order {event.get('order_id')}: quantity must be positive")
+    return {"order_id": event["order_id"], "status": "processed"}
+"""
+RECEIPT = "def handler(event, context):\n    return {'receipt_for': event.get('order_id')}\n"
+
+
+@pytest.fixture
+def setup():
+    """A fresh lab per test (the check looks at every function of the account), with the exercise's setup."""
+    with lambda_lab.Lab(seed=40, quiet=True) as lab:
+        lam = boto3.client("lambda")
+        for name, source in (("process-order", PROCESS), ("send-receipt", RECEIPT)):
+            lam.create_function(FunctionName=name, Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                                Code={"ZipFile": lambda_lab.zip_source(source)})
+        yield lab, lam, boto3.client("sqs")
+
+
+def queue(sqs, name="process-order-dlq"):
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_the_solution_passes(setup, capsys):
+    lab, lam, sqs = setup
+    lab.allow("AmazonSQSFullAccess")
+    url, arn = queue(sqs)
+    lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": arn})
+    lam.get_waiter("function_updated_v2").wait(FunctionName="process-order")
+    checks.ex_04_dead_letter("process-order")
+    assert "Check passed" in capsys.readouterr().out
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # the check took only its own message
+
+
+def test_an_on_failure_destination_passes_too(setup, capsys):
+    _, lam, sqs = setup
+    _, arn = queue(sqs, "failed-orders")
+    lam.put_function_event_invoke_config(FunctionName="process-order",
+                                         DestinationConfig={"OnFailure": {"Destination": arn}})
+    checks.ex_04_dead_letter("process-order")
+    assert "OnFailure (failed-orders)" in capsys.readouterr().out
+
+
+def test_the_check_leaves_other_messages_in_the_queue(setup):
+    _, lam, sqs = setup
+    url, arn = queue(sqs)
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"order_id": "kept"}))
+    lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": arn})
+    checks.ex_04_dead_letter("process-order")
+    [left] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(left["Body"]) == {"order_id": "kept"}
+
+
+def test_doing_nothing_fails(setup):
+    with pytest.raises(CheckFailed, match="no dead-letter queue and no OnFailure destination"):
+        checks.ex_04_dead_letter("process-order")
+
+
+def test_a_dlq_on_the_wrong_function_is_named(setup):
+    _, lam, sqs = setup
+    _, arn = queue(sqs)
+    lam.update_function_configuration(FunctionName="send-receipt", DeadLetterConfig={"TargetArn": arn})
+    with pytest.raises(CheckFailed, match="set on 'send-receipt', not on 'process-order'"):
+        checks.ex_04_dead_letter("process-order")
+
+
+def test_on_success_instead_of_on_failure_is_named(setup):
+    _, lam, sqs = setup
+    _, arn = queue(sqs)
+    lam.put_function_event_invoke_config(FunctionName="process-order",
+                                         DestinationConfig={"OnSuccess": {"Destination": arn}})
+    with pytest.raises(CheckFailed, match="OnSuccess only receives events that succeeded"):
+        checks.ex_04_dead_letter("process-order")
+
+
+def test_a_queue_that_does_not_exist_is_named(setup):
+    _, lam, _ = setup
+    lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={
+        "TargetArn": "arn:aws:sqs:us-east-1:123456789012:process-order-dlq"})
+    with pytest.raises(CheckFailed, match="which does not exist"):
+        checks.ex_04_dead_letter("process-order")
+
+
+def test_an_sns_topic_is_not_what_the_exercise_asks(setup):
+    _, lam, _ = setup
+    topic = boto3.client("sns").create_topic(Name="failed-orders")["TopicArn"]
+    lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": topic})
+    with pytest.raises(CheckFailed, match="asks for an SQS queue"):
+        checks.ex_04_dead_letter("process-order")
+
+
+def test_changed_code_that_no_longer_fails_is_caught(setup):
+    _, lam, sqs = setup
+    _, arn = queue(sqs)
+    lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": arn})
+    lam.update_function_code(FunctionName="process-order", ZipFile=lambda_lab.zip_source(RECEIPT))
+    with pytest.raises(CheckFailed, match="did not fail"):
+        checks.ex_04_dead_letter("process-order")
