@@ -23,7 +23,8 @@ BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExe
 # AWS managed policies the lessons attach; moto's full catalogue takes 0.7 s to load
 LESSON_POLICIES = ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole", "AWSLambdaDynamoDBExecutionRole",
                    "AWSLambdaKinesisExecutionRole", "AWSLambdaRole", "AWSLambda_FullAccess", "AmazonS3ReadOnlyAccess",
-                   "AmazonS3FullAccess", "AmazonDynamoDBFullAccess", "AmazonSQSFullAccess", "AmazonSNSFullAccess"]
+                   "AmazonS3FullAccess", "AmazonDynamoDBFullAccess", "AmazonSQSFullAccess", "AmazonSNSFullAccess",
+                   "AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess"]
 _TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 DEFAULT_BUDGET_USD = 0.10  # per sweep or load test on a real account, unless the learner sets another

@@ -234,6 +234,15 @@ def _log_error(error):
     _log.add("\n".join(lines + [s.rstrip("\n") for s in error["stackTrace"]]))
 
 
+def _runqueue_wait_ms():
+    """Time this thread spent ready but waiting for a core (Linux): a busy machine's delay, not the handler's."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as stat:
+            return int(stat.read().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _peak_rss_kb():
     # Linux keeps ru_maxrss across fork and exec, so a worker would report the lab's own peak; the
     # high-water mark of this process's memory map (VmHWM) starts afresh at exec.
@@ -320,7 +329,7 @@ def main():
         request, body = frame
         _current_request_id = request["request_id"]
         context = LambdaContext(request)
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+        wall0, cpu0, wait0 = time.perf_counter(), time.process_time(), _runqueue_wait_ms()
         error = None
         try:
             if missing:
@@ -341,12 +350,14 @@ def main():
             channel.send({"kind": "dying", "log": _log.take()})
             raise
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        waited = _runqueue_wait_ms() - wait0
         if error:
             _log_error(error)
             payload = json.dumps(error).encode()
         sys.stdout.flush()
         channel.send({
             "kind": "result", "error": error is not None, "wall_ms": wall * 1000, "cpu_ms": cpu * 1000,
+            "waited_ms": waited,
             "peak_rss_kb": _peak_rss_kb(), "log": _log.take(), "cpu_total_ms": time.process_time() * 1000,
         }, payload)
 

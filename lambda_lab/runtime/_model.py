@@ -10,7 +10,8 @@ measurements of the same invocation, wall time and CPU time (all threads):
 
 so a single-threaded CPU-bound handler is 1769/128 = 13.8 times slower at 128 MB than at 1,769 MB and no
 faster above it, a sleeping or I/O-bound one is the same at every size, and only a multi-threaded one gains
-above 1,769 MB. One core here is taken to be one Lambda vCPU.
+above 1,769 MB. One core here is taken to be one Lambda vCPU, and on Linux the time the worker spent
+waiting for a core of this machine (a busy laptop, a parallel test run) is left out of the wall time.
 """
 
 import math
