@@ -48,6 +48,8 @@ def _call_action(self: LambdaResponse):
         # moto drops DeadLetterConfig; keep it on $LATEST, and published versions copy it
         latest = self.backend._lambdas._functions[name]["latest"]
         latest.lab_dead_letter = params["DeadLetterConfig"] or None
+    if action == "CreateEventSourceMapping" and ":" in params.get("FunctionName", ""):
+        reply = _keep_alias(self.backend, reply, params["FunctionName"])
     if action in ("CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping"):
         silence_moto_pollers()
         _state.service.mappings.prime()
@@ -80,6 +82,18 @@ def _http_invoke(self: LambdaResponse):
 
 _FROZEN = ("CodeSha256", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "Layers", "Role",
            "VpcConfig", "EphemeralStorage", "Architectures", "DeadLetterConfig", "TracingConfig", "Description")
+
+
+def _keep_alias(backend: LambdaBackend, reply, function_ref: str):
+    """A mapping made with an alias follows the alias (moto pins the alias's version of the moment)."""
+    name, qualifier = split_function_ref(function_ref)
+    if not qualifier or qualifier.isdigit() or qualifier == "$LATEST":
+        return reply
+    esm = backend._event_source_mappings.get(json.loads(reply[2])["UUID"])
+    if esm is None:
+        return reply
+    esm.function_arn = f"arn:aws:lambda:{backend.region_name}:{backend.account_id}:function:{name}:{qualifier}"
+    return reply[0], reply[1], json.dumps(esm.get_configuration())
 
 
 def _forget_unchanged_updates(backend: LambdaBackend, params: dict) -> None:
@@ -219,10 +233,18 @@ def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
         if name not in storage._functions:
             return  # moto answers ResourceNotFoundException itself
         primary_version = params.get("FunctionVersion")
-        if primary_version is None and action == "UpdateAlias":
+        if action == "UpdateAlias":
             unqualified = f"arn:aws:lambda:{backend.region_name}:{backend.account_id}:function:{name}"
             existing = storage._aliases[unqualified].get(params.get("Name"))
-            primary_version = existing.function_version if existing else None
+            if existing is not None:  # what the alias will be after the update
+                primary_version = primary_version or existing.function_version
+                if "RoutingConfig" not in params:
+                    weights = (existing.routing_config or {}).get("AdditionalVersionWeights") or {}
+            if weights and str(primary_version) == "$LATEST":
+                raise invalid("$LATEST is not supported for an alias pointing to more than 1 version")
+            if str(primary_version) in {str(k) for k in weights}:
+                raise invalid(f"Version {primary_version} is both the alias's FunctionVersion and its additional "
+                              "version; route the extra share to a different published version.")
         for extra in weights:
             fn = storage._get_version(name, str(extra))
             if fn is None:
