@@ -89,6 +89,8 @@ class Recorder:
             self.path.write_text(json.dumps(self.created))
 
     def _add_tags(self, params, model, context=None, **_) -> None:
+        if self._session is None:  # botocore copies hooks into clients: an older client may still call a stopped lab
+            return
         key = (model.service_model.service_name, model.name)
         if context is not None and key in _CREATES:
             context["lambda_lab_params"] = dict(params)  # after-call sees only the response
@@ -103,6 +105,8 @@ class Recorder:
             params[field] = given + [{"Key": k, "Value": v} for k, v in self.tags.items() if k not in names]
 
     def _record(self, http_response, parsed, model, **kwargs) -> None:
+        if self._session is None:
+            return
         key = (model.service_model.service_name, model.name)
         status = (parsed or {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if key in _CREATES and 200 <= status < 300 and "Error" not in parsed:
