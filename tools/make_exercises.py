@@ -35,6 +35,7 @@ def exercise_from(solution: dict) -> dict:
             if not cell["metadata"]["tags"]:
                 del cell["metadata"]["tags"]
         cell["source"] = source
+        cell.get("metadata", {}).pop("execution", None)  # run timings of the solution: not the learner's
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
         cells.append(cell)
