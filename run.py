@@ -17,7 +17,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".lambda-lab-installed"
-TEST_ARGS = ["--nbval", "--nbval-current-env",
+# a test file's tests (and a notebook's cells) stay on one worker; a few workers, not one per core of a big box
+WORKERS = str(min(4, os.cpu_count() or 1))
+TEST_ARGS = ["-n", WORKERS, "--dist", "loadfile", "--nbval", "--nbval-current-env",
              "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider"]
 
 
