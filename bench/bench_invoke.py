@@ -54,7 +54,7 @@ def main():
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     rows = {}
-    with lambda_lab.Lab() as lab:
+    with lambda_lab.Lab(quiet=True) as lab:
         lam = boto3.client("lambda")
         code = {"ZipFile": lambda_lab.zip_source(HANDLER)}
         lam.create_function(FunctionName="bench", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",

@@ -36,7 +36,7 @@ def main():
     print(f"lambda-lab power-tuning benchmark  (Python {sys.version.split()[0]}, {len(SIZES)} sizes x "
           f"{args.invocations} invocations, median of {args.repeat} sweeps)")
     print(f"{'handler':14}{'median s':>10}{'min s':>8}{'floor s':>9}{'overhead/call ms':>18}  recommended (cost)")
-    with lambda_lab.Lab() as lab:
+    with lambda_lab.Lab(quiet=True) as lab:
         lam = boto3.client("lambda")
         for i, (label, source) in enumerate(HANDLERS.items()):
             name = f"bench-tune-{i}"
