@@ -1,5 +1,6 @@
 """Shared fixtures: one lab per test module (starting one costs ~0.1 s), unique function names per test."""
 
+import contextlib
 import itertools
 import json
 
@@ -35,6 +36,17 @@ def make_function(lab, lam, request):
         return name
 
     return make
+
+
+@contextlib.contextmanager
+def lab_with_function(seed, name, source, **config):
+    """A fresh lab holding one function made from `source` (exercise checks start from such a state)."""
+    with lambda_lab.Lab(seed=seed, quiet=True) as lab:
+        client = boto3.client("lambda")
+        client.create_function(FunctionName=name, Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                               Code={"ZipFile": lambda_lab.zip_source(source)}, **config)
+        client.get_waiter("function_active_v2").wait(FunctionName=name)
+        yield client
 
 
 def invoke(lam, name, event=None, **kw):

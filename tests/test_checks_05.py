@@ -1,12 +1,12 @@
 """Exercise 05.1 (a function that times out): the solution passes, a blank fails, and raising memory instead
 of the timeout (a plausible wrong answer) fails with a message that says why memory does not help."""
 
-import boto3
 import pytest
 
 import lambda_lab
 from lambda_lab import checks
 from lambda_lab.checks import CheckFailed
+from conftest import lab_with_function
 
 REPORT = """
 import time
@@ -18,11 +18,7 @@ def handler(event, context):
 
 @pytest.fixture
 def lam():
-    with lambda_lab.Lab(seed=5, quiet=True) as lab:
-        client = boto3.client("lambda")
-        client.create_function(FunctionName="report", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
-                               Timeout=1, Code={"ZipFile": lambda_lab.zip_source(REPORT)})
-        client.get_waiter("function_active_v2").wait(FunctionName="report")
+    with lab_with_function(5, "report", REPORT, Timeout=1) as client:
         yield client
 
 

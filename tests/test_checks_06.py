@@ -1,12 +1,12 @@
 """Exercise 06.1 (the cheapest memory for an I/O-bound handler): the solution passes, a blank fails, and the
 fastest size (a plausible wrong answer) fails with a message that tells cheapest from fastest."""
 
-import boto3
 import pytest
 
 import lambda_lab
 from lambda_lab import checks
 from lambda_lab.checks import CheckFailed
+from conftest import lab_with_function
 
 ENRICH = """
 import time
@@ -19,11 +19,7 @@ def handler(event, context):
 
 @pytest.fixture
 def lam():
-    with lambda_lab.Lab(seed=60, quiet=True) as lab:
-        client = boto3.client("lambda")
-        client.create_function(FunctionName="enrich", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
-                               MemorySize=2048, Code={"ZipFile": lambda_lab.zip_source(ENRICH)})
-        client.get_waiter("function_active_v2").wait(FunctionName="enrich")
+    with lab_with_function(60, "enrich", ENRICH, MemorySize=2048) as client:
         yield client
 
 

@@ -6,6 +6,7 @@ import pytest
 import lambda_lab
 from lambda_lab import checks
 from lambda_lab.checks import CheckFailed
+from conftest import lab_with_function
 
 HANDLER = """
 from tabulate import tabulate
@@ -17,10 +18,7 @@ def handler(event, context):
 
 @pytest.fixture
 def lam():
-    with lambda_lab.Lab(seed=70, quiet=True) as lab:
-        client = boto3.client("lambda")
-        client.create_function(FunctionName="stock-report", Runtime="python3.13", Role=lab.role_arn,
-                               Handler="app.handler", Code={"ZipFile": lambda_lab.zip_source(HANDLER)})
+    with lab_with_function(70, "stock-report", HANDLER) as client:
         yield client
 
 

@@ -29,6 +29,30 @@ def require(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+def function_config(name: str, missing: str) -> dict:
+    """The function's configuration, or CheckFailed with `missing` (what to run first) if it does not exist."""
+    import boto3
+
+    lam = boto3.client("lambda")
+    try:
+        return lam.get_function_configuration(FunctionName=name)
+    except lam.exceptions.ResourceNotFoundException:
+        raise CheckFailed(f"There is no function '{name}' yet. {missing}") from None
+
+
+def log_streams(group: str, newest: int | None = None) -> list[list[str]]:
+    """The messages of each stream of a log group, newest stream first ([] before the group exists)."""
+    import boto3
+
+    logs = boto3.client("logs")
+    try:
+        streams = logs.describe_log_streams(logGroupName=group, orderBy="LastEventTime", descending=True)["logStreams"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [[event["message"] for event in logs.get_log_events(
+        logGroupName=group, logStreamName=stream["logStreamName"])["events"]] for stream in streams[:newest]]
+
+
 def _load_all() -> dict:
     """Every check function, from the modules in this package named ex_NN_*.py."""
     found = {}
@@ -41,4 +65,4 @@ def _load_all() -> dict:
 
 CHECKS = _load_all()
 globals().update(CHECKS)
-__all__ = ["CheckFailed", "passed", "require", "CHECKS", *CHECKS]
+__all__ = ["CheckFailed", "passed", "require", "function_config", "log_streams", "CHECKS", *CHECKS]

@@ -6,7 +6,7 @@ import time
 
 import boto3
 
-from . import passed, require
+from . import function_config, log_streams, passed, require
 
 __all__ = ["ex_02_s3_trigger"]
 
@@ -16,10 +16,7 @@ CHECK_KEY = "lambda-lab-check/ex02-upload.txt"  # the object the check uploads t
 def ex_02_s3_trigger(function_name: str = "new-invoice", bucket: str = "lab-invoices") -> None:
     """An upload to `bucket` invokes `function_name`: S3 may invoke it, and the bucket notifies it."""
     lam = boto3.client("lambda")
-    try:
-        function_arn = lam.get_function_configuration(FunctionName=function_name)["FunctionArn"]
-    except lam.exceptions.ResourceNotFoundException:
-        require(False, f"There is no function '{function_name}'. Run the exercise's setup cell first.")
+    function_arn = function_config(function_name, "Run the exercise's setup cell first.")["FunctionArn"]
     _check_permission(lam, function_name, bucket)
     _check_notification(bucket, function_arn)
     s3 = boto3.client("s3")
@@ -129,17 +126,7 @@ def _wait_for(found, timeout_s: float = 30.0) -> bool:
 
 def _logged(function_name: str, text: str) -> bool:
     """Whether any log event of the function mentions `text`."""
-    logs = boto3.client("logs")
-    group = f"/aws/lambda/{function_name}"
-    try:
-        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-    except logs.exceptions.ResourceNotFoundException:
-        return False
-    for stream in streams:
-        found = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
-        if any(text in event["message"] for event in found):
-            return True
-    return False
+    return any(text in message for stream in log_streams(f"/aws/lambda/{function_name}") for message in stream)
 
 
 def _allows_invoke(actions) -> bool:

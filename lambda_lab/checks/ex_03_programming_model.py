@@ -7,7 +7,7 @@ import time
 
 import boto3
 
-from . import passed, require
+from . import function_config, log_streams, passed, require
 
 __all__ = ["ex_03_context_and_logging"]
 
@@ -22,11 +22,8 @@ _ROOT_LOGGER = ("Lambda's Python runtime leaves the root logger at its default l
 def ex_03_context_and_logging(function_name: str = "request-reporter") -> None:
     """The handler returns its request id and remaining time, and logs the request at INFO level."""
     lam = boto3.client("lambda")
-    try:
-        config = lam.get_function_configuration(FunctionName=function_name)
-    except lam.exceptions.ResourceNotFoundException:
-        require(False, f"There is no function '{function_name}' yet. Write the handler in `source`, then run the "
-                       "cell that calls deploy(source).")
+    config = function_config(function_name, "Write the handler in `source`, then run the cell that calls "
+                                            "deploy(source).")
     response = lam.invoke(FunctionName=function_name, Payload=b"{}", LogType="Tail")
     body = response["Payload"].read()
     tail = base64.b64decode(response.get("LogResult", "")).decode(errors="replace")
@@ -119,17 +116,8 @@ def _wait_for_lines(request_id: str, group: str) -> list[str]:
 
 
 def _stream_lines(group: str, request_id: str) -> list[str]:
-    logs = boto3.client("logs")
-    try:
-        streams = logs.describe_log_streams(logGroupName=group, orderBy="LastEventTime", descending=True)
-    except logs.exceptions.ResourceNotFoundException:
-        return []
-    for stream in streams["logStreams"][:10]:
-        events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
-        messages = [e["message"] for e in events]
-        if any(request_id in m for m in messages):
-            return messages
-    return []
+    """The messages of the (recent) log stream that holds this request."""
+    return next((stream for stream in log_streams(group, newest=10) if any(request_id in m for m in stream)), [])
 
 
 def _field(line: str, index: int) -> str:

@@ -6,7 +6,7 @@ import re
 
 import boto3
 
-from . import passed, require
+from . import function_config, passed, require
 
 __all__ = ["ex_07_package"]
 
@@ -49,11 +49,8 @@ def _import_failure(function_name: str, config: dict, message: str) -> str:
 def ex_07_package(function_name: str = "stock-report") -> None:
     """The function imports its third-party library (from its package or a layer) and answers its table."""
     lam = boto3.client("lambda")
-    try:
-        config = lam.get_function_configuration(FunctionName=function_name)
-    except lam.exceptions.ResourceNotFoundException:
-        require(False, f"There is no function '{function_name}'. Run the exercise's setup cell first: it creates "
-                       "the function that you then repackage.")
+    config = function_config(function_name, "Run the exercise's setup cell first: it creates the function that you "
+                                            "then repackage.")
     response = lam.invoke(FunctionName=function_name, Payload=json.dumps({"rows": ROWS}))
     payload = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):
