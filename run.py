@@ -56,8 +56,10 @@ def main(argv: list[str]) -> int:
             args.append("--allow-root")
         return subprocess.call(args + argv[1:], cwd=ROOT)
     if command == "test":
-        paths = [p for p in ("tests", "notebooks", "solutions") if (ROOT / p).is_dir()]
-        return subprocess.call([str(PYTHON), "-m", "pytest", *paths, *TEST_ARGS, *argv[1:]], cwd=ROOT)
+        extra = argv[1:]
+        named = any((ROOT / arg.split("::")[0]).exists() for arg in extra if not arg.startswith("-"))
+        paths = [] if named else [p for p in ("tests", "notebooks", "solutions") if (ROOT / p).is_dir()]
+        return subprocess.call([str(PYTHON), "-m", "pytest", *paths, *TEST_ARGS, *extra], cwd=ROOT)
     return 0
 
 
