@@ -94,6 +94,21 @@ def _figure(**subplots) -> tuple[Figure, object]:
     return fig, fig.subplots(**subplots)
 
 
+def _memory_axes(ax, cost_ax, sizes: list[int], title: str) -> None:
+    """The shared frame of duration-and-cost-by-memory charts: log2 memory ticks, two axes from zero."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.xaxis.set_minor_locator(NullLocator())
+    if len(sizes) == 1:
+        ax.set_xlim(sizes[0] / 1.5, sizes[0] * 1.5)  # one point: keep it off the frame
+    ax.set_xlabel("memory (MB)")
+    ax.set_ylabel("average duration (ms)")
+    cost_ax.set_ylabel("cost per 1M invocations (USD)")
+    ax.set_ylim(bottom=0)
+    cost_ax.set_ylim(bottom=0)
+    ax.set_title(title)
+
+
 def tuning_chart(result) -> Figure:
     """Average duration (left axis) and cost (right axis) against memory, as Power Tuning draws a sweep.
 
@@ -109,15 +124,7 @@ def tuning_chart(result) -> Figure:
                                   label="cost per 1M invocations (USD)", **_series(1))
         pick = ax.axvline(result.power, color="0.4", linestyle=(0, (1, 2)), marker="",
                           label=f"recommended ({result.strategy}): {result.power} MB")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(sizes, [str(s) for s in sizes])
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel("memory (MB)")
-        ax.set_ylabel("average duration (ms)")
-        cost_ax.set_ylabel("cost per 1M invocations (USD)")
-        ax.set_ylim(bottom=0)
-        cost_ax.set_ylim(bottom=0)
-        ax.set_title(f"{result.function}: duration and cost by memory")
+        _memory_axes(ax, cost_ax, sizes, f"{result.function}: duration and cost by memory")
         ax.legend(handles=[time_line, cost_line, pick], loc="upper center")
     return fig
 
@@ -285,17 +292,7 @@ def memory_points_chart(points, function_name: str | None = None) -> Figure:
             handles += cost_ax.plot(sizes, [p["cost_per_million"] for p in row],
                                     label=f"{arch}: cost per 1M invocations (USD)", **_series(2 * i + 1))
         sizes = sorted({m for _, m in latest})
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(sizes, [str(s) for s in sizes])
-        ax.xaxis.set_minor_locator(NullLocator())
-        if len(sizes) == 1:
-            ax.set_xlim(sizes[0] / 1.5, sizes[0] * 1.5)  # one point: keep it off the frame
-        ax.set_xlabel("memory (MB)")
-        ax.set_ylabel("average duration (ms)")
-        cost_ax.set_ylabel("cost per 1M invocations (USD)")
-        ax.set_ylim(bottom=0)
-        cost_ax.set_ylim(bottom=0)
-        ax.set_title(f"{function_name or 'function'}: duration and cost by memory, as measured")
+        _memory_axes(ax, cost_ax, sizes, f"{function_name or 'function'}: duration and cost by memory, as measured")
         fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize="small")  # off the points
     return fig
 

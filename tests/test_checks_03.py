@@ -50,47 +50,27 @@ def test_logging_info_without_setting_the_level_names_the_root_loggers_default(d
     assert "root logger at its default level, WARNING" in str(failed.value)
 
 
-def test_basic_config_is_explained_too(deploy):
-    name = deploy(SOLUTION.replace("logger.setLevel(logging.INFO)", "logging.basicConfig(level=logging.INFO)"))
-    with pytest.raises(CheckFailed, match="basicConfig"):
-        ex_03_context_and_logging(name)
+# plausible wrong answers: (what the learner wrote instead, what the check must say)
+WRONG = {
+    "basicConfig": (("logger.setLevel(logging.INFO)", "logging.basicConfig(level=logging.INFO)"), "basicConfig"),
+    "print": (('logger.info("Handling request %s", context.aws_request_id)',
+               'print("Handling request", context.aws_request_id)'), "print\\(\\), which has no level"),
+    "warning": (("logger.info(", "logger.warning("), "at \\[WARNING\\], not \\[INFO\\]"),
+    "method-not-called": (("get_remaining_time_in_millis()", "get_remaining_time_in_millis"),
+                          "Runtime.MarshalError.*call it"),
+    "node-names": (('"request_id": context.aws_request_id', '"request_id": context.awsRequestId'), "snake_case"),
+    "made-up-id": (('"request_id": context.aws_request_id', '"request_id": "req-1"'), "context.aws_request_id"),
+    "seconds": (("context.get_remaining_time_in_millis()", "context.get_remaining_time_in_millis() // 1000"),
+                "looks like seconds"),
+}
 
 
-def test_printing_the_id_is_not_logging_at_info(deploy):
-    name = deploy(SOLUTION.replace('logger.info("Handling request %s", context.aws_request_id)',
-                                   'print("Handling request", context.aws_request_id)'))
-    with pytest.raises(CheckFailed, match="print\\(\\), which has no level"):
-        ex_03_context_and_logging(name)
-
-
-def test_logging_at_warning_is_named(deploy):
-    name = deploy(SOLUTION.replace("logger.info(", "logger.warning("))
-    with pytest.raises(CheckFailed, match="at \\[WARNING\\], not \\[INFO\\]"):
-        ex_03_context_and_logging(name)
-
-
-def test_the_method_itself_instead_of_its_result(deploy):
-    name = deploy(SOLUTION.replace("get_remaining_time_in_millis()", "get_remaining_time_in_millis"))
-    with pytest.raises(CheckFailed, match="Runtime.MarshalError.*call it"):
-        ex_03_context_and_logging(name)
-
-
-def test_node_style_names_are_explained(deploy):
-    name = deploy(SOLUTION.replace('"request_id": context.aws_request_id', '"request_id": context.awsRequestId'))
-    with pytest.raises(CheckFailed, match="snake_case"):
-        ex_03_context_and_logging(name)
-
-
-def test_a_request_id_not_from_the_context(deploy):
-    name = deploy(SOLUTION.replace('"request_id": context.aws_request_id', '"request_id": "req-1"'))
-    with pytest.raises(CheckFailed, match="context.aws_request_id"):
-        ex_03_context_and_logging(name)
-
-
-def test_remaining_time_in_seconds(deploy):
-    name = deploy(SOLUTION.replace("context.get_remaining_time_in_millis()",
-                                   "context.get_remaining_time_in_millis() // 1000"))
-    with pytest.raises(CheckFailed, match="looks like seconds"):
+@pytest.mark.parametrize("case", sorted(WRONG))
+def test_a_plausible_wrong_answer_is_named(deploy, case):
+    (old, new), message = WRONG[case]
+    assert old in SOLUTION
+    name = deploy(SOLUTION.replace(old, new))
+    with pytest.raises(CheckFailed, match=message):
         ex_03_context_and_logging(name)
 
 

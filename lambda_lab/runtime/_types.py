@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 
@@ -12,10 +11,6 @@ class CodeArchive:
 
     sha256: str
     zip_bytes: bytes = field(repr=False, compare=False)
-
-    @classmethod
-    def from_zip(cls, zip_bytes: bytes) -> CodeArchive:
-        return cls(hashlib.sha256(zip_bytes).hexdigest(), zip_bytes)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Gives Lambda its semantics over moto's records: qualifiers, aliases, validation, concurrency, the endpoint."""
 
-from ._moto import (MOTO_VERSION, install as attach, installed, provide_managed_policies, uninstall as detach,
+from ._moto import (MOTO_VERSION, install as attach, provide_managed_policies, uninstall as detach,
                     warm_imports, write_log)
 from ._endpoint import LoopbackEndpoint, generate_credentials
 from ._errors import ServiceError
 from ._invoke import Invocation, LambdaService
 
-__all__ = ["MOTO_VERSION", "attach", "detach", "installed", "provide_managed_policies", "warm_imports", "write_log", "LoopbackEndpoint",
+__all__ = ["MOTO_VERSION", "attach", "detach", "provide_managed_policies", "warm_imports", "write_log", "LoopbackEndpoint",
            "generate_credentials", "ServiceError", "Invocation", "LambdaService"]

@@ -66,19 +66,10 @@ class LabClock:
                 self._thread.start()
             self._lock.notify_all()
 
-    def next_due(self) -> float | None:
-        """Simulated time of the earliest timer, if any."""
-        with self._lock:
-            return self._timers[0][0] if self._timers else None
-
     def has_due(self) -> bool:
         """Whether a timer is due and not yet run (the clock's thread is about to run it)."""
         with self._lock:
             return bool(self._timers) and self._timers[0][0] <= self._now() or self._running
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._timers)
 
     def stop(self) -> None:
         with self._lock:

@@ -24,12 +24,6 @@ def _client(service: str, region: str):
         return _clients[key]
 
 
-def reset_clients() -> None:
-    """Forget cached clients (a new lab starts a new mock)."""
-    with _session_lock:
-        _clients.clear()
-
-
 def _parts(arn: str) -> tuple[str, str, str, str]:
     """(service, region, account, resource) of an ARN."""
     _, _, service, region, account, resource = arn.split(":", 5)

@@ -23,7 +23,7 @@ MOTO_VERSION = "5.2.1"
 PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES}  # (owner, attribute): replacement
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
-__all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "installed", "write_log", "provide_managed_policies",
+__all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "write_log", "provide_managed_policies",
            "warm_imports"]
 
 
@@ -45,10 +45,6 @@ def uninstall() -> None:
             setattr(owner, attr, original)
     _state.originals.clear()
     _state.service = None
-
-
-def installed() -> bool:
-    return _state.service is not None
 
 
 def warm_imports() -> None:

@@ -12,11 +12,12 @@ from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from .._errors import ServiceError, invalid
+from .._invoke import MIN_UNRESERVED
 from .._names import split_function_ref
 from .._validation import validate_request
 from .._permissions import poller_refusal
 from . import _state
-from ._records import backend_of, resolve, role_documents
+from ._records import backend_of, reserved_elsewhere, resolve, role_documents
 from ._triggers import silence_moto_pollers
 
 _EVENT_CONFIG_ACTIONS = ("PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
@@ -222,9 +223,9 @@ def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
                               "execution role, e.g. AWSLambdaSQSQueueExecutionRole.)")
     if action == "PutFunctionConcurrency" and params.get("ReservedConcurrentExecutions") is not None:
         name, _ = split_function_ref(params["FunctionName"])
-        others = sum(int(r["latest"].reserved_concurrency or 0) for n, r in storage._functions.items()
-                     if n != name and r["latest"] is not None)
-        if others + int(params["ReservedConcurrentExecutions"]) > 1000 - 100:
+        others = reserved_elsewhere(storage, name)
+        limit = _state.service.account_concurrency - MIN_UNRESERVED
+        if others + int(params["ReservedConcurrentExecutions"]) > limit:
             raise invalid("Specified ReservedConcurrentExecutions for function decreases account's "
                           "UnreservedConcurrentExecution below its minimum value of [100].")
     if action in ("CreateAlias", "UpdateAlias"):

@@ -41,8 +41,7 @@ def resolve(backend: LambdaBackend, ref: str, qualifier: str | None) -> Target:
         alias = Alias(found.name, str(found.function_version), {str(k): float(v) for k, v in weights.items()})
     latest = record["latest"]
     reserved = latest.reserved_concurrency
-    elsewhere = sum(int(r["latest"].reserved_concurrency or 0) for n, r in storage._functions.items()
-                    if n != name and r["latest"] is not None)
+    elsewhere = reserved_elsewhere(storage, name)
 
     def record_of(v: str) -> LambdaFunction:
         fn = latest if v == "$LATEST" else storage._get_version(name, v)
@@ -91,6 +90,12 @@ def provide_managed_policies(account_id: str, names: list[str]) -> None:
     for name in names:
         policy = AWSManagedPolicy.from_data(name, account_id, backend.region_name, _aws_managed_policies()[name])
         backend.managed_policies.setdefault(policy.arn, policy)
+
+
+def reserved_elsewhere(storage, name: str) -> int:
+    """Reserved concurrency of the account's other functions (it is not available to this one)."""
+    return sum(int(r["latest"].reserved_concurrency or 0) for n, r in storage._functions.items()
+               if n != name and r["latest"] is not None)
 
 
 def function_by_arn(arn: str) -> LambdaFunction | None:
