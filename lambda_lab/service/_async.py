@@ -21,7 +21,7 @@ from ._clock import LabClock
 from ._errors import ServiceError
 
 if TYPE_CHECKING:
-    from ._invoke import LambdaService, Target
+    from ._target import Runner, Target
 
 RETRY_DELAYS_S = (60.0, 120.0)  # after the first and the second failed attempt
 THROTTLE_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 120.0, 300.0)  # then every 5 minutes
@@ -56,7 +56,7 @@ class AsyncEvent:
 
 
 class AsyncQueue:
-    def __init__(self, service: LambdaService, clock: LabClock, workers: int = 8) -> None:
+    def __init__(self, service: Runner, clock: LabClock, workers: int = 8) -> None:
         self.service, self.clock = service, clock
         self.events: deque[AsyncEvent] = deque(maxlen=20_000)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda-lab-async")

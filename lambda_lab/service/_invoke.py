@@ -10,8 +10,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
 from ..runtime import FunctionConfig, InvokeRequest, InvokeResult, Runtime
 from ._async import AsyncQueue
@@ -19,38 +18,13 @@ from ._clock import LabClock
 from ._errors import ServiceError
 from ._event_config import EventConfigStore
 from ._mappings import MappingEngine
+from ._target import Alias, Target  # noqa: F401  (Alias: the bridge builds targets with it)
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6,291,456 bytes, request and response
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in 2025
 ACCOUNT_CONCURRENCY = 1000
 MIN_UNRESERVED = 100
 HISTORY_LIMIT = 20_000
-
-
-@dataclass(frozen=True)
-class Alias:
-    name: str
-    version: str
-    weights: dict = field(default_factory=dict)  # {"2": 0.1}: one extra version and its share
-
-
-@dataclass
-class Target:
-    """A function as one Invoke call names it, resolved by the bridge from the service's records."""
-
-    function_name: str
-    function_arn: str  # unqualified
-    qualifier: str | None
-    version: str | None  # "$LATEST" or a number; None when the qualifier is an alias
-    alias: Alias | None
-    config_for: Callable[[str], FunctionConfig]
-    reserved_concurrency: int | None = None
-    reserved_elsewhere: int = 0  # reserved by the account's other functions
-    dead_letter_arn: Callable[[str], str | None] = lambda version: None
-
-    @property
-    def invoked_arn(self) -> str:
-        return f"{self.function_arn}:{self.qualifier}" if self.qualifier else self.function_arn
 
 
 @dataclass

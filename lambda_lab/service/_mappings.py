@@ -21,7 +21,7 @@ from ._deliver import _client
 
 if TYPE_CHECKING:
     from ._clock import LabClock
-    from ._invoke import LambdaService, Target
+    from ._target import Runner, Target
 
 STREAM_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
 
@@ -60,7 +60,7 @@ class _StreamState:
 class MappingEngine:
     """One thread that polls every enabled mapping; `nudge()` wakes it when a source has new data."""
 
-    def __init__(self, service: LambdaService, clock: LabClock) -> None:
+    def __init__(self, service: Runner, clock: LabClock) -> None:
         self.service, self.clock = service, clock
         self._mappings: Callable[[], list[Mapping]] = list
         self._resolve: Callable[[str], Target] | None = None

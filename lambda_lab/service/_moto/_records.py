@@ -9,7 +9,7 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 from ...runtime import CodeArchive, FunctionConfig
 from .._errors import ServiceError, invalid, not_found
-from .._invoke import Alias, Target
+from .._target import Alias, Target
 from .._names import split_function_ref
 
 
