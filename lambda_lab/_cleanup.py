@@ -1,8 +1,13 @@
-"""Removing what a lab created, in an order AWS accepts, forgiving what is already gone."""
+"""Removing what a lab created, in an order AWS accepts, forgiving what is already gone.
+
+Right before each deletion the resource's own `lambda-lab` tag is read again: whatever does not carry this
+lab's id (a name reused by someone else since, a tag removed by hand) is left alone and reported.
+"""
 
 from __future__ import annotations
 
 import json
+import warnings
 
 import boto3
 from botocore.exceptions import ClientError
@@ -13,21 +18,33 @@ from ._recorder import TAG_LAB
 _ORDER = ("event-source-mapping", "rule", "rest-api", "http-api", "function", "layer-version", "queue", "topic",
           "table", "stream", "bucket", "kms-key", "policy", "role")
 _GONE = ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue",
-         "QueueDoesNotExist", "NotFoundException", "NotFound", "ResourceNotFound", "InvalidParameter")
+         "QueueDoesNotExist", "NotFoundException", "NotFound", "ResourceNotFound", "InvalidParameter", "404")
 
 
 def cleanup(recorder, region: str) -> list[tuple[str, str]]:
-    """Delete every recorded resource (and every one tagged with this lab's id); return what went."""
+    """Delete every recorded resource (and every one tagged with this lab's id) that still carries this lab's tag.
+
+    Returns what went; what is recorded but not tagged as this lab's is left, dropped from the record, and
+    named in a warning.
+    """
     found = list(recorder.created) + [r for r in _tagged(recorder.lab_id, region) if r not in recorder.created]
-    removed = []
+    removed, left = [], []
     for kind, identifier in sorted(found, key=lambda r: _ORDER.index(r[0]) if r[0] in _ORDER else len(_ORDER)):
         try:
-            _REMOVE[kind](identifier, region)
-            removed.append((kind, identifier))
+            tag = _lab_tag(kind, identifier, region)
+            if tag is not _UNTAGGABLE and tag != recorder.lab_id:
+                left.append(f"{kind} {identifier} (lambda-lab tag {tag!r})")
+            else:
+                _REMOVE[kind](identifier, region)
+                removed.append((kind, identifier))
         except ClientError as error:
             if error.response["Error"]["Code"] not in _GONE:
                 raise
         recorder.forget(kind, identifier)
+    if left:
+        warnings.warn(f"lab.cleanup() left {len(left)} recorded resource(s) that do not carry this lab's tag "
+                      f"lambda-lab={recorder.lab_id}, so may not be this learner's: {'; '.join(left)}. "
+                      "Delete them by hand if they are yours.", stacklevel=3)
     return removed
 
 
@@ -53,6 +70,64 @@ def _tagged(lab_id: str, region: str) -> list[tuple[str, str]]:
         elif parts[2] == "dynamodb":
             found.append(("table", arn.split("/")[-1]))
     return found
+
+
+_UNTAGGABLE = object()  # a layer version carries no tags; its ARN's version number is never reused
+
+
+def _lab_tag(kind: str, identifier: str, region: str):
+    """The value of the resource's `lambda-lab` tag now (None if it has none); raises ClientError if it is gone."""
+    tags = _TAGS[kind](identifier, region) if kind in _TAGS else _UNTAGGABLE
+    return tags if tags is _UNTAGGABLE else tags.get(TAG_LAB)
+
+
+def _pairs(items: list, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {t[key]: t[value] for t in items}
+
+
+def _bucket_tags(name: str, region: str) -> dict[str, str]:
+    try:
+        return _pairs(_client("s3", region).get_bucket_tagging(Bucket=name)["TagSet"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "NoSuchTagSet":
+            return {}
+        raise
+
+
+def _rule_tags(identifier: str, region: str) -> dict[str, str]:
+    bus, name = json.loads(identifier)
+    events = _client("events", region)
+    arn = events.describe_rule(Name=name, EventBusName=bus)["Arn"]
+    return _pairs(events.list_tags_for_resource(ResourceARN=arn)["Tags"])
+
+
+def _mapping_tags(uuid: str, region: str) -> dict[str, str]:
+    lam = _client("lambda", region)
+    arn = lam.get_event_source_mapping(UUID=uuid).get("EventSourceMappingArn")
+    return lam.list_tags(Resource=arn)["Tags"] if arn else {}
+
+
+def _table_tags(name: str, region: str) -> dict[str, str]:
+    ddb = _client("dynamodb", region)
+    arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    return _pairs(ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
+
+
+_TAGS = {
+    "function": lambda name, r: _client("lambda", r).get_function(FunctionName=name).get("Tags") or {},
+    "event-source-mapping": _mapping_tags,
+    "role": lambda name, r: _pairs(_client("iam", r).list_role_tags(RoleName=name)["Tags"]),
+    "policy": lambda arn, r: _pairs(_client("iam", r).list_policy_tags(PolicyArn=arn)["Tags"]),
+    "queue": lambda url, r: _client("sqs", r).list_queue_tags(QueueUrl=url).get("Tags") or {},
+    "topic": lambda arn, r: _pairs(_client("sns", r).list_tags_for_resource(ResourceArn=arn)["Tags"]),
+    "table": _table_tags,
+    "bucket": _bucket_tags,
+    "rule": _rule_tags,
+    "stream": lambda name, r: _pairs(_client("kinesis", r).list_tags_for_stream(StreamName=name)["Tags"]),
+    "rest-api": lambda api, r: _client("apigateway", r).get_rest_api(restApiId=api).get("tags") or {},
+    "http-api": lambda api, r: _client("apigatewayv2", r).get_api(ApiId=api).get("Tags") or {},
+    "kms-key": lambda key, r: _pairs(_client("kms", r).list_resource_tags(KeyId=key)["Tags"], "TagKey", "TagValue"),
+}
 
 
 def _function(name: str, region: str) -> None:

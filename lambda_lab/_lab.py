@@ -11,15 +11,19 @@ import time
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from ._backends import LocalBackend, RemoteBackend, choose
+from ._backends import LabStoppedError, LocalBackend, RemoteBackend, check_lab_args, check_region, choose
 from ._cleanup import cleanup
-from ._recorder import Recorder
+from ._recorder import Recorder, install_id as _install_id, lab_home
 from .service import provide_managed_policies
 
 EXECUTION_ROLE = "lambda-lab-execution-role"
 BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+BASIC_INLINE_POLICY = "lambda-lab-basic-execution"  # the same statements, where the managed policy is missing
+_BASIC_STATEMENTS = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+    "Resource": "*"}]}
 # AWS managed policies the lessons attach; moto's full catalogue takes 0.7 s to load
 LESSON_POLICIES = ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole", "AWSLambdaDynamoDBExecutionRole",
                    "AWSLambdaKinesisExecutionRole", "AWSLambdaRole", "AWSLambda_FullAccess", "AmazonS3ReadOnlyAccess",
@@ -50,12 +54,19 @@ class Lab:
     def __init__(self, backend: str | None = None, region: str | None = None, seed: int | None = None,
                  idle_timeout: float = 600.0, isolate_imports: bool = True, quiet: bool = False,
                  endpoint_url: str | None = None, budget_usd: float | None = None, learner: str | None = None) -> None:
+        chosen = choose(backend)  # bad arguments are refused before the running lab is touched
+        region = check_region(region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                              or "us-east-1", chosen)
+        check_lab_args(seed, idle_timeout, budget_usd)
         if Lab._current is not None:  # re-running a notebook's setup cell replaces the old lab
             Lab._current.stop()
         self._stopped = True
         self.backend = choose(backend)
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        # the learner's name is only shown (banner, tag lambda-lab-learner): on Binder and JupyterHub everyone is
+        # `jovyan`, so a remote lab's identity is this installation's random id, kept in LAMBDA_LAB_HOME
         self.learner = _safe(learner or os.environ.get("LAMBDA_LAB_LEARNER") or getpass.getuser())
+        self._install_id: str | None = None  # read or made once credentials work (`install_id`)
         self.budget_usd = budget_usd if budget_usd is not None else (None if self.backend == "local"
                                                                      else DEFAULT_BUDGET_USD)
         if self.backend == "local":
@@ -67,11 +78,13 @@ class Lab:
             self.account = self._caller_account()
             if not quiet:
                 print(self._banner())  # which account and region, before anything is created there
-            self.recorder = Recorder(f"lambda-lab-{self.learner}", self.learner, self._record_path())
+            self.recorder = Recorder(self._lab_id, self.learner, self._record_path(), self.account)
             self.recorder.attach()
             self.role_arn = self._create_role()
             self.front_door = self._start_front_door() if self._engine else None
         except BaseException:
+            if getattr(self, "recorder", None) is not None:
+                self.recorder.detach()  # a failed start leaves no hooks on boto3's session
             self._backend.stop()
             raise
         self._stopped = False
@@ -119,6 +132,13 @@ class Lab:
         timeout) are fast-forwarded on `lab.clock`, so this takes seconds. On a real account nothing can be
         fast-forwarded: it waits a few seconds for deliveries to land.
         """
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout > 0):
+            raise ValueError(f"timeout is in seconds and must be above 0, or None to wait as long as it takes "
+                             f"(e.g. lab.wait_for_async(timeout=60)), not {timeout!r}")
+        if self._stopped:  # its queues and workers are gone: waiting would only time out
+            raise LabStoppedError("lab.wait_for_async(): this lab was stopped (lab.stop()), so nothing is left to "
+                                  "wait for. Start a new one with lambda_lab.Lab() and run the cells again.")
         if self._engine:
             self._engine.wait_for_async(timeout)
         else:
@@ -225,43 +245,91 @@ class Lab:
         where = f"AWS account {self.account}" if self.backend == "aws" else f"the endpoint {self.endpoint_url}"
         budget = f" Sweeps and load tests are refused above ${self.budget_usd:.2f} each." if self.budget_usd else ""
         return (f"lambda-lab: using {where} in region {self.region}. What you create through boto3 is recorded and "
-                f"tagged lambda-lab={self.learner and 'lambda-lab-' + self.learner}; lab.cleanup() removes it.{budget}")
+                f"tagged lambda-lab={self._lab_id} (learner {self.learner}); lab.cleanup() removes it.{budget}")
 
     def _record_path(self) -> Path | None:
         if self.backend == "local":
             return None  # the local AWS vanishes with the lab: nothing to find after a crash
-        home = Path(os.environ.get("LAMBDA_LAB_HOME") or Path.home() / ".lambda-lab")
-        return home / f"{self.account}-{self.region}-{self.learner}.json"
+        return lab_home() / f"{self.account}-{self.region}-{self.install_id}.json"
+
+    @property
+    def install_id(self) -> str | None:
+        """This installation's random id (LAMBDA_LAB_HOME/install-id): a remote lab's identity; None locally."""
+        if self._install_id is None and self.backend != "local":
+            self._install_id = _install_id(lab_home())
+        return self._install_id
+
+    @property
+    def _lab_id(self) -> str:
+        """The `lambda-lab` tag's value: this install's id on a remote backend (a local AWS is this lab's alone)."""
+        return f"lambda-lab-{self.learner}" if self.backend == "local" else f"lambda-lab-{self.install_id}"
 
     @property
     def _role_name(self) -> str:
-        return EXECUTION_ROLE if self.backend == "local" else f"{EXECUTION_ROLE}-{self.learner}"
+        return EXECUTION_ROLE if self.backend == "local" else f"{EXECUTION_ROLE}-{self.install_id}"
 
     def _start_front_door(self):
         from .service._front_door import FrontDoor
 
-        # the notebook's own credentials and the handlers' generated keys may both sign AWS_IAM requests
-        return FrontDoor(credentials=[boto3.Session().get_credentials().get_frozen_credentials(),
-                                      self._engine.credentials])
+        # the notebook's generated credentials and the handlers' own may sign AWS_IAM requests; nothing else
+        return FrontDoor(credentials=[self._backend.credentials, self._engine.credentials])
 
     def _create_role(self) -> str:
         """The execution role: basic logging only; lessons add what they need (least privilege)."""
         iam = boto3.client("iam", region_name=self.region)
         if self.backend == "local":
             provide_managed_policies(self.account, LESSON_POLICIES)
+        name = self._role_name
         try:
-            role = iam.create_role(RoleName=self._role_name, AssumeRolePolicyDocument=json.dumps(_TRUST_LAMBDA),
+            role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_TRUST_LAMBDA),
                                    Description="Execution role for lambda-lab functions: CloudWatch Logs only")
-            iam.attach_role_policy(RoleName=self._role_name, PolicyArn=BASIC_EXECUTION_POLICY)
         except ClientError as error:
-            if error.response["Error"]["Code"] != "EntityAlreadyExists":  # this learner's role from before
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
-            return iam.get_role(RoleName=self._role_name)["Role"]["Arn"]
+            # this installation's role from before, perhaps from a start that failed half-way: make sure it can log
+            arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+            attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]}
+            if not attached & {_basic_policy_arn(iam)} and BASIC_INLINE_POLICY not in iam.list_role_policies(
+                    RoleName=name)["PolicyNames"]:
+                _allow_logging(iam, name)
+            return arn
+        try:
+            _allow_logging(iam, name)
+        except BaseException:  # a role without its policy must not outlive a failed start
+            _delete_role_quietly(iam, name)
+            self.recorder.forget("role", name)
+            raise
         if self.backend == "aws":
             # IAM is eventually consistent: Lambda may refuse a brand-new role for a few seconds
             iam.get_waiter("role_exists").wait(RoleName=self._role_name)
             time.sleep(10)
         return role["Role"]["Arn"]
+
+
+def _basic_policy_arn(iam) -> str:
+    return BASIC_EXECUTION_POLICY.replace("arn:aws:", f"arn:{iam.meta.partition}:", 1)
+
+
+def _allow_logging(iam, role_name: str) -> None:
+    """AWSLambdaBasicExecutionRole, or the same statements inline where the endpoint lacks AWS managed policies."""
+    try:
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=_basic_policy_arn(iam))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchEntity":  # a plain moto server or an emulator without them
+            raise
+        iam.put_role_policy(RoleName=role_name, PolicyName=BASIC_INLINE_POLICY,
+                            PolicyDocument=json.dumps(_BASIC_STATEMENTS))
+
+
+def _delete_role_quietly(iam, role_name: str) -> None:
+    """Undo a half-made role; the error that made it half-made is the one worth showing."""
+    for undo in (lambda: iam.detach_role_policy(RoleName=role_name, PolicyArn=_basic_policy_arn(iam)),
+                 lambda: iam.delete_role_policy(RoleName=role_name, PolicyName=BASIC_INLINE_POLICY),
+                 lambda: iam.delete_role(RoleName=role_name)):
+        try:
+            undo()
+        except (ClientError, BotoCoreError):
+            pass
 
 
 def _safe(name: str) -> str:

@@ -71,6 +71,12 @@ def zip_source(source: str | dict[str, str | bytes], filename: str = "app.py") -
 
     Introduced in notebook 00_start_here.
     """
+    if not isinstance(source, (str, dict)):
+        raise TypeError(f"zip_source takes handler source text (a str) or {{path: content}}, not "
+                        f"{type(source).__name__}; for a folder use zip_folder(path)")
+    if not isinstance(filename, str) or not filename or filename.startswith("/") or ".." in filename.split("/"):
+        raise ValueError(f"filename must be a relative path inside the package, e.g. filename='app.py', "
+                         f"not {filename!r}")
     files = source if isinstance(source, dict) else {filename: textwrap.dedent(source).lstrip("\n")}
     return _write_zip(files)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import operator
 import statistics
 import struct
 import warnings
@@ -22,6 +23,7 @@ from .pricing import PRICES, Report, cost_per_invocation, gb_seconds, parse_repo
 STRATEGIES = ("cost", "speed", "balanced")
 DISCARD_TOP_BOTTOM = 0.2  # Power Tuning's default trimming: the fastest and slowest 20% are left out
 VISUALIZATION_URL = "https://lambda-power-tuning.show/"
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240  # what Lambda's MemorySize accepts
 
 
 @dataclass
@@ -125,13 +127,11 @@ def power_tune(function: str, payload=None, memory_sizes=(128, 256, 512, 1024, 1
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
-    if invocations < 1:
-        raise ValueError("invocations must be at least 1")
+    sizes = _check_arguments(function, memory_sizes, invocations, balanced_weight)
     if client is None:
         import boto3
 
         client = boto3.client("lambda")
-    sizes = sorted({int(m) for m in memory_sizes})
     body = _payload_bytes(payload)
     _wait_updated(client, function)
     original = client.get_function_configuration(FunctionName=function)
@@ -226,6 +226,34 @@ def visualization_url(stats: list[dict]) -> str:
     return VISUALIZATION_URL + "#" + ";".join([pack("h", [s["value"] for s in stats]),
                                                pack("f", [s["averageDuration"] for s in stats]),
                                                pack("f", [s["averagePrice"] for s in stats])])
+
+
+def _check_arguments(function, memory_sizes, invocations, balanced_weight) -> list[int]:
+    """The memory sizes to sweep, sorted; a ValueError naming the argument and the fix for what cannot work."""
+    if not isinstance(function, str) or not function:
+        raise ValueError(f"function must be a function's name or ARN, e.g. power_tune('resize'), not {function!r}")
+    if isinstance(memory_sizes, (int, str)):
+        raise ValueError(f"memory_sizes must be a list of sizes in MB, e.g. memory_sizes=[128, 512, 1024], "
+                         f"not {memory_sizes!r}")
+    sizes = list(memory_sizes)
+    if not sizes:
+        raise ValueError("memory_sizes is empty: give at least one size in MB, e.g. memory_sizes=[128, 512, 1024]")
+    for i, size in enumerate(sizes):
+        try:
+            sizes[i] = operator.index(size)  # ints, numpy's included; 512.0 or "512" are not memory sizes
+        except TypeError:
+            sizes[i] = None
+        if isinstance(size, bool) or sizes[i] is None or not MIN_MEMORY_MB <= sizes[i] <= MAX_MEMORY_MB:
+            raise ValueError(f"memory_sizes: {size!r} is not a Lambda memory size; each must be a whole number "
+                             f"of MB from {MIN_MEMORY_MB} to {MAX_MEMORY_MB}, e.g. memory_sizes=[128, 512, 1024]")
+    if isinstance(invocations, bool) or not isinstance(invocations, int) or invocations < 1:
+        raise ValueError(f"invocations must be a whole number of calls per size, at least 1 (e.g. invocations=10), "
+                         f"not {invocations!r}")
+    if isinstance(balanced_weight, bool) or not isinstance(balanced_weight, (int, float)) \
+            or not 0 <= balanced_weight <= 1:
+        raise ValueError(f"balanced_weight must be from 0 (all speed) to 1 (all cost), e.g. balanced_weight=0.5, "
+                         f"not {balanced_weight!r}")
+    return sorted(set(sizes))
 
 
 # -- steps of the sweep ------------------------------------------------------------------------------

@@ -66,7 +66,9 @@ def test_endpoint_backend_runs_handlers_and_cleans_up_only_its_own(server):
         response = lam.invoke(FunctionName="greeter", Payload=json.dumps({"n": "Ada"}).encode())
         assert json.loads(response["Payload"].read()) == "hello Ada"  # the handler really ran
         tags = lam.list_tags(Resource=lam.get_function(FunctionName="greeter")["Configuration"]["FunctionArn"])
-        assert tags["Tags"]["lambda-lab"] == "lambda-lab-ada" and tags["Tags"]["lambda-lab-learner"] == "ada"
+        # identity is this install's random id; the learner's name is only shown
+        assert tags["Tags"]["lambda-lab"] == f"lambda-lab-{lab.install_id}"
+        assert tags["Tags"]["lambda-lab-learner"] == "ada"
         kinds = {kind for kind, _ in lab.created}
         assert {"role", "function", "queue", "bucket", "rule"} <= kinds
         removed = lab.cleanup()

@@ -123,7 +123,7 @@ function streamNow() {
   if (!logPending.length) return;
   const events = logPending;
   logPending = [];
-  writeFrame({ kind: 'log', log: events });
+  writeFrame({ kind: 'log', request_id: current ? current.id : 'init', log: events });
 }
 
 function takeLog() {
@@ -368,7 +368,7 @@ let current = null; // {id, wall0, cpu0, answer}: the invocation the lab is wait
 
 function sendReady(error) {
   readySent = true;
-  writeFrame({ kind: 'ready', error, log: takeLog(), peak_rss_kb: peakRssKb(), cpu_total_ms: cpuTotalMs() });
+  writeFrame({ kind: 'ready', request_id: 'init', error, log: takeLog(), peak_rss_kb: peakRssKb(), cpu_total_ms: cpuTotalMs() });
 }
 
 function answer(id, isError, body) {
@@ -386,9 +386,10 @@ const postError = (error, id) => answer(id, true, Buffer.from(JSON.stringify(rap
 function sendAnswer() {
   if (!current || !current.answer) return;
   const { isError, body, wallMs, cpuMs } = current.answer;
+  const { id } = current;
   current = null;
   streaming = false;
-  writeFrame({ kind: 'result', error: isError, wall_ms: wallMs, cpu_ms: cpuMs, peak_rss_kb: peakRssKb(),
+  writeFrame({ kind: 'result', request_id: id, error: isError, wall_ms: wallMs, cpu_ms: cpuMs, peak_rss_kb: peakRssKb(),
                cpu_total_ms: cpuTotalMs(), log: takeLog() }, body);
 }
 
@@ -616,7 +617,7 @@ process.on('exit', () => {
     if (current && current.answer) {
       sendAnswer(); // answered, then ended (classic 128 / 129): the answer stands
     } else if (current) {
-      writeFrame({ kind: 'dying', log: takeLog() }); // the handler ended the process (process.exit, a crash)
+      writeFrame({ kind: 'dying', request_id: current.id, log: takeLog() }); // the handler ended the process (process.exit, a crash)
     } else if (!readySent) {
       // Died while loading: the lab reads no frame then, but it shows the environment's stderr.
       const text = takeLog().map((event) => event[1]).join('\n');

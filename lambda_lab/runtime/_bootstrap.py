@@ -21,6 +21,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _protocol import read_frame, write_frame  # noqa: E402
+from _supervisor import FD_VARIABLE, supervise  # noqa: E402
 
 del sys.path[0]
 
@@ -29,6 +30,7 @@ _PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3
 _LOG_HEAD_LIMIT = 1 << 20  # keep the first 1 MB of an invocation's output...
 _LOG_TAIL_LIMIT = 8 << 10  # ...and its last 8 KB, so LogResult's 4 KB tail is always exact.
 _current_request_id = ""
+_worker_pid = os.getpid()  # a process forked by a handler is not the worker: it never sends a frame
 _STREAM_INTERVAL_S = 0.02
 
 
@@ -42,25 +44,37 @@ class _LogBuffer:
     def __init__(self):
         self.lock = threading.Lock()
         self.pending, self.tail, self.kept, self.tail_bytes, self.dropped = [], [], 0, 0, 0
+        self.request_id = "init"
+
+    def begin(self, request_id):
+        """Events from now on belong to `request_id`."""
+        with self.lock:
+            self.request_id = request_id
 
     def add(self, message):
-        event = [int(time.time() * 1000), message]
+        stamp = int(time.time() * 1000)
         with self.lock:
-            if self.kept < _LOG_HEAD_LIMIT:
-                self.pending.append(event)
-                self.kept += len(message)
-                return
-            self.tail.append(event)
+            room = _LOG_HEAD_LIMIT - self.kept
+            if room > 0:  # a line longer than the room left is cut: its start ends the head...
+                self.pending.append([stamp, message[:room]])
+                self.kept += min(room, len(message))
+                message = message[room:]
+                if not message:
+                    return
+            if len(message) > _LOG_TAIL_LIMIT:  # ...and only its last 8 KB can reach the tail
+                self.dropped += len(message) - _LOG_TAIL_LIMIT
+                message = message[-_LOG_TAIL_LIMIT:]
+            self.tail.append([stamp, message])
             self.tail_bytes += len(message)
             while self.tail_bytes > _LOG_TAIL_LIMIT and len(self.tail) > 1:
                 self.dropped += len(self.tail[0][1])
                 self.tail_bytes -= len(self.tail.pop(0)[1])
 
     def take_pending(self):
-        """Events so far within the head limit; the capped tail waits for the end of the invocation."""
+        """(request id, events so far within the head limit); the capped tail waits for the invocation's end."""
         with self.lock:
             events, self.pending = self.pending, []
-        return events
+            return self.request_id, events
 
     def take(self):
         """Everything not yet taken; resets the caps for the next invocation."""
@@ -74,6 +88,8 @@ class _LogBuffer:
 
 
 _log = _LogBuffer()
+# a handler's fork may happen while the log streamer holds the lock: the copy must still be able to print
+os.register_at_fork(after_in_child=lambda: setattr(_log, "lock", threading.Lock()))
 
 
 class _LogStream:
@@ -268,6 +284,8 @@ class _Channel:
         self.stream, self.lock = stream, threading.Lock()
 
     def send(self, header, body=b""):
+        if os.getpid() != _worker_pid:  # AWS takes one answer per invocation: the worker's
+            return
         with self.lock:
             write_frame(self.stream, header, body)
 
@@ -275,16 +293,19 @@ class _Channel:
 def _stream_logs(channel):
     while True:
         time.sleep(_STREAM_INTERVAL_S)
-        events = _log.take_pending()
+        request_id, events = _log.take_pending()
         if events:
             try:
-                channel.send({"kind": "log", "log": events})
+                channel.send({"kind": "log", "request_id": request_id, "log": events})
             except OSError:
                 return
 
 
 def main():
-    global _current_request_id
+    global _current_request_id, _worker_pid
+    if FD_VARIABLE in os.environ:  # this process stays the environment's supervisor; the fork goes on
+        supervise()
+        _worker_pid = os.getpid()
     task_root, isolate, layer_dirs = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
     proto_in = os.fdopen(os.dup(0), "rb")
     channel = _Channel(os.fdopen(os.dup(1), "wb"))
@@ -316,7 +337,7 @@ def main():
     sys.stdout.flush()
     if init_error:
         _log_error({**init_error, "stackTrace": init_error.pop("_trace", [])})
-    channel.send({"kind": "ready", "error": init_error, "log": _log.take(), "peak_rss_kb": _peak_rss_kb(),
+    channel.send({"kind": "ready", "request_id": "init", "error": init_error, "log": _log.take(), "peak_rss_kb": _peak_rss_kb(),
                             "cpu_total_ms": time.process_time() * 1000})
     if init_error:
         return
@@ -328,6 +349,7 @@ def main():
             return
         request, body = frame
         _current_request_id = request["request_id"]
+        _log.begin(_current_request_id)
         context = LambdaContext(request)
         wall0, cpu0, wait0 = time.perf_counter(), time.process_time(), _runqueue_wait_ms()
         error = None
@@ -345,10 +367,14 @@ def main():
         except Exception as e:
             error = _error_object(type(e).__name__, str(e), _current_request_id, _stack_trace(e, path_map, 1))
         except BaseException:
+            if os.getpid() != _worker_pid:
+                os._exit(0)
             # SystemExit and the like end the environment, as they end AWS's runtime; keep what was logged.
             sys.stdout.flush()
-            channel.send({"kind": "dying", "log": _log.take()})
+            channel.send({"kind": "dying", "request_id": _current_request_id, "log": _log.take()})
             raise
+        if os.getpid() != _worker_pid:  # a handler forked and both processes returned: the copy ends here
+            os._exit(0)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         waited = _runqueue_wait_ms() - wait0
         if error:
@@ -356,7 +382,7 @@ def main():
             payload = json.dumps(error).encode()
         sys.stdout.flush()
         channel.send({
-            "kind": "result", "error": error is not None, "wall_ms": wall * 1000, "cpu_ms": cpu * 1000,
+            "kind": "result", "request_id": _current_request_id, "error": error is not None, "wall_ms": wall * 1000, "cpu_ms": cpu * 1000,
             "waited_ms": waited,
             "peak_rss_kb": _peak_rss_kb(), "log": _log.take(), "cpu_total_ms": time.process_time() * 1000,
         }, payload)

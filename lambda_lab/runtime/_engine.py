@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import secrets
@@ -12,7 +11,7 @@ import tempfile
 import threading
 import time
 import warnings
-import zipfile
+import weakref
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable
@@ -20,7 +19,9 @@ from typing import Callable
 from . import _report
 from ._environment import ExecutionEnvironment, Outcome, UnsupportedRuntime
 from ._model import billed_duration_ms, modelled_duration_ms
+from ._supervisor import harden_host_process
 from ._types import CodeArchive, FunctionConfig, InvokeRequest, InvokeResult
+from ._unpack import unpack
 from ._watchdog import Watchdog
 
 LogSink = Callable[[FunctionConfig, str, list], None]  # (function, log stream, [[epoch ms, message], ...])
@@ -55,6 +56,9 @@ class Runtime:
         self._warned_runtimes: set[str] = set()
         self.warn_python_version = warn_python_version
         self._stopped = False
+        self._expiry_wake = threading.Event()  # set by stop(): the idle-expiry thread ends
+        self._expiry_thread: threading.Thread | None = None
+        harden_host_process()  # handlers run as the same OS user: keep the lab's memory and environ unreadable
 
     # -- public --------------------------------------------------------------------------------
     def invoke(self, config: FunctionConfig, request: InvokeRequest) -> InvokeResult:
@@ -75,6 +79,11 @@ class Runtime:
                     return self._finish(config, request, env, outcome, init_ms, init_events, started_at)
             outcome = env.invoke(request, config.timeout_s * 1000)
             return self._finish(config, request, env, outcome, init_ms, init_events, started_at)
+        except BaseException:
+            # e.g. KeyboardInterrupt while waiting: the worker's answer is unread, so the environment
+            # cannot serve another request; _release closes it.
+            env.kill("interrupted")
+            raise
         finally:
             self._release(config, env)
 
@@ -111,6 +120,7 @@ class Runtime:
     def stop(self) -> None:
         """End every worker process and remove the scratch space."""
         self._stopped = True
+        self._expiry_wake.set()
         with self._lock:
             envs = [e for pool in self._idle.values() for e in pool] + list(self._busy)
             self._idle.clear()
@@ -145,6 +155,10 @@ class Runtime:
             self._busy.discard(env)
             if env.alive and not self._stopped:
                 self._idle[config].append(env)
+                if self._expiry_thread is None:
+                    self._expiry_thread = threading.Thread(target=_expire_on_schedule, args=(weakref.ref(self),),
+                                                           name="lambda-lab-idle-expiry", daemon=True)
+                    self._expiry_thread.start()
                 return
         env.close()
 
@@ -171,13 +185,12 @@ class Runtime:
         target = self._scratch / kind / archive.sha256
         if not target.exists():
             staging = Path(tempfile.mkdtemp(dir=self._scratch))
-            for part in parts or (archive,):
-                with zipfile.ZipFile(io.BytesIO(part.zip_bytes)) as zf:
-                    zf.extractall(staging)
-                    for info in zf.infolist():  # extractall drops Unix modes; bundled executables need theirs
-                        mode = (info.external_attr >> 16) & 0o777
-                        if mode & 0o111 and not info.is_dir():
-                            os.chmod(staging / info.filename, mode)
+            try:
+                for part in parts or (archive,):  # never writes or chmods outside staging; keeps executable bits
+                    unpack(part.zip_bytes, staging)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 staging.rename(target)
@@ -281,6 +294,19 @@ class Runtime:
             status="error", log="\n".join(m for _, m in lines) + "\n", log_group=config.log_group,
             log_stream=stream, cold=True, duration_ms=0.0, billed_ms=0, init_ms=None, memory_mb=config.memory_mb,
             max_memory_mb=0, wall_ms=0.0, cpu_ms=0.0, started_at=started_at, architecture=config.architecture)
+
+
+def _expire_on_schedule(ref: "weakref.ref[Runtime]") -> None:
+    """Expire idle environments when their time comes, not only when something is invoked again."""
+    while (runtime := ref()) is not None and not runtime._stopped:
+        runtime.expire_idle()
+        with runtime._lock:
+            oldest = min((e.last_used for pool in runtime._idle.values() for e in pool), default=None)
+        wait = runtime.idle_timeout_s if oldest is None else oldest + runtime.idle_timeout_s - time.monotonic()
+        wake = runtime._expiry_wake
+        del runtime  # a forgotten Runtime can still be collected while this thread sleeps
+        if wake.wait(max(0.05, wait) + 0.01):
+            return
 
 
 def _json(obj) -> bytes:

@@ -16,13 +16,19 @@ from pathlib import Path
 
 import psutil
 
-from ._protocol import read_frame, write_frame
+from ._frames import FrameReader
+from ._protocol import write_frame
 from ._report import exit_reason
+from ._supervisor import FD_VARIABLE
 from ._types import FunctionConfig, InvokeRequest
 from ._watchdog import Watchdog, _Watch
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+SUPERVISOR = BOOTSTRAP.with_name("_supervisor.py")
+SUPERVISED = os.name == "posix"  # a supervisor process per environment (see _supervisor.py); Windows has no fork
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
+KILL_GRACE_S = 1.0  # after a kill, how long the lab still reads what is on its way from the worker
+STDERR_KEEP_BYTES = 1 << 20  # past this the stderr file is cut: only its tail is ever shown
 
 
 def launch_command(runtime: str, task_root: Path, opt_dir: Path | None, isolate_imports: bool) -> list[str]:
@@ -53,6 +59,21 @@ def launch_command(runtime: str, task_root: Path, opt_dir: Path | None, isolate_
                  + ' --max-semi-space-size=$((n / 2)) --max-old-space-size=$((m - n)) "$@"')
         return [sh, "-c", sized, node, *script]
     raise UnsupportedRuntime(f"The lab runs Python and Node.js functions; Runtime {runtime} is not available.")
+
+
+_fallocate = None
+
+
+def _punch_hole(fd: int, length: int) -> None:
+    """Free the first `length` bytes of a file on disk, keeping its size and the rest (Linux; else nothing)."""
+    global _fallocate
+    if not sys.platform.startswith("linux"):
+        return
+    if _fallocate is None:
+        import ctypes
+        _fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+        _fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    _fallocate(fd, 3, 0, length)  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
 
 
 class UnsupportedRuntime(Exception):
@@ -94,13 +115,34 @@ class ExecutionEnvironment:
         env.update({"AWS_LAMBDA_LOG_STREAM_NAME": self.stream_name,
                     "TMPDIR": str(self.tmp), "TEMP": str(self.tmp), "TMP": str(self.tmp)})
         args = launch_command(config.runtime, task_root, opt_dir, isolate_imports)
-        self._stderr = open(self._stderr_path, "wb")
+        # appending, so the lab can cut the file while the worker writes to it
+        self._stderr = open(self._stderr_path, "ab")
         popen_kw = {"start_new_session": True} if os.name == "posix" else \
             {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        self._death_w: int | None = None  # closing it tells the supervisor to end the environment
+        self._killed_at = 0.0
+        death_r = None
+        if SUPERVISED:
+            death_r, self._death_w = os.pipe()
+            env[FD_VARIABLE] = str(death_r)
+            popen_kw["pass_fds"] = (death_r,)
+            if str(BOOTSTRAP) not in args[:3]:  # Python's bootstrap forks its own supervisor; others are exec'd by one
+                args = [sys.executable, "-I", "-S", str(SUPERVISOR), *args]
         self._started = time.monotonic()
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     env=env, cwd=task_root, close_fds=True, **popen_kw)
-        self._ps = psutil.Process(self.proc.pid)
+        try:
+            self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                         env=env, cwd=task_root, close_fds=True, **popen_kw)
+        except BaseException:
+            self._stderr.close()
+            if self._death_w is not None:
+                os.close(self._death_w)
+            raise
+        finally:
+            if death_r is not None:
+                os.close(death_r)
+        self._reader = FrameReader(self.proc.stdout.fileno(), self._gave_up)
+        # the worker: the process itself, or (supervised) the pid the supervisor announces first
+        self._ps: psutil.Process | None = None if SUPERVISED else psutil.Process(self.proc.pid)
 
     @property
     def alive(self) -> bool:
@@ -108,11 +150,18 @@ class ExecutionEnvironment:
 
     def init(self) -> tuple[Outcome, float]:
         """Wait for the module to load; return the outcome and the init duration in ms."""
-        watch = _Watch(self._ps, self.kill, self._started, self._limit_bytes(), INIT_TIMEOUT_S * 1000, None, 0.0)
+        if self._ps is None and not self._meet_worker():
+            return self._ended(None, 0), (time.monotonic() - self._started) * 1000
+        watch = _Watch(self._ps, self.kill, self._started, self._limit_bytes(), INIT_TIMEOUT_S * 1000, None, 0.0,
+                       tree_root=self.proc.pid if SUPERVISED else None, tick=self._free_stderr)
         self._watchdog.watch(id(self), watch)
-        frame = read_frame(self.proc.stdout)
-        peak = self._watchdog.unwatch(id(self))
+        try:
+            frame = self._next_frame("init")
+        finally:
+            peak = self._watchdog.unwatch(id(self))
         init_ms = (time.monotonic() - self._started) * 1000
+        if frame is not None and frame[0].get("kind") != "ready":
+            self.kill("exit")
         if frame is None or self._kill_reason:
             return self._ended(None, peak), init_ms
         header, _ = frame
@@ -128,7 +177,7 @@ class ExecutionEnvironment:
         self.invocations += 1
         started = time.monotonic()
         watch = _Watch(self._ps, self.kill, started, self._limit_bytes(), remaining_ms, self.config.memory_mb,
-                       self._cpu_mark_ms)
+                       self._cpu_mark_ms, tree_root=self.proc.pid if SUPERVISED else None, tick=self._free_stderr)
         self._watchdog.watch(id(self), watch)
         header = {"request_id": request.request_id, "remaining_ms": remaining_ms,
                   "invoked_function_arn": request.invoked_function_arn,
@@ -136,10 +185,11 @@ class ExecutionEnvironment:
         streamed: list = []
         try:
             write_frame(self.proc.stdin, header, request.payload)
-            frame = self._read_result(streamed)
+            frame = self._read_result(request.request_id, streamed)
         except (BrokenPipeError, OSError):
             frame = None
-        peak = self._watchdog.unwatch(id(self))
+        finally:
+            peak = self._watchdog.unwatch(id(self))
         self.last_used = time.monotonic()
         if frame is None or frame[0]["kind"] == "dying" or self._kill_reason:
             events = streamed + (frame[0]["log"] if frame else [])
@@ -149,40 +199,86 @@ class ExecutionEnvironment:
         header, payload = frame
         header["log"] = streamed + header["log"]
         self._cpu_mark_ms = header["cpu_total_ms"]
+        self._trim_stderr()
         kb = max(header.get("peak_rss_kb") or 0, peak // 1024, self._windows_peak_kb())
         # time spent waiting for a core of this (busy) machine is not time the handler would take on Lambda
         wall = max(header["cpu_ms"], header["wall_ms"] - header.get("waited_ms", 0.0))
         return Outcome("error" if header["error"] else "result", payload=payload, events=header["log"],
                        wall_ms=wall, cpu_ms=header["cpu_ms"], peak_kb=kb, error=None)
 
-    def _read_result(self, streamed: list):
+    def _read_result(self, request_id: str, streamed: list):
         """Read frames until the invocation's answer; log frames that stream in meanwhile are kept."""
         while True:
-            frame = read_frame(self.proc.stdout)
-            if frame is None or frame[0]["kind"] != "log":
+            frame = self._next_frame(request_id)
+            if frame is None or frame[0].get("kind") != "log":
                 return frame
-            streamed.extend(frame[0]["log"])
+            streamed.extend(frame[0].get("log") or [])
+
+    def _next_frame(self, request_id: str):
+        """The next frame about `request_id` ("init" for the init phase); stale or stray frames are dropped."""
+        while True:
+            frame = self._reader.read()
+            if frame is None:
+                if self._reader.broken:
+                    self.kill("exit")
+                return None
+            if frame[0].get("request_id") == request_id:
+                return frame
+
+    def _meet_worker(self) -> bool:
+        """Read the supervisor's first frame, which names the worker's pid."""
+        frame = self._next_frame("init")
+        try:
+            if frame is not None and frame[0].get("kind") == "hello":
+                self._ps = psutil.Process(int(frame[0]["pid"]))
+                return True
+        except (psutil.Error, KeyError, TypeError, ValueError):
+            pass
+        self.kill("exit")
+        return False
+
+    def _gave_up(self) -> bool:
+        return self._kill_reason is not None and time.monotonic() - self._killed_at > KILL_GRACE_S
 
     def kill(self, reason: str) -> None:
-        """End the process (and anything it started); the first reason given is the one reported."""
+        """End the process and everything it started; the first reason given is the one reported."""
         with self._kill_lock:
             if self._kill_reason is None:
                 self._kill_reason = reason
-        try:
-            if os.name == "posix":
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            else:
+                self._killed_at = time.monotonic()
+            death_w, self._death_w = self._death_w, None
+        if not SUPERVISED:
+            try:
                 self.proc.kill()
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
+            except OSError:
+                pass
+            return
+        if self._ps is not None:
+            try:
+                self._ps.kill()  # at once, whatever the supervisor is doing; psutil refuses a reused pid
+            except psutil.Error:
+                pass
+        if death_w is not None:
+            os.close(death_w)  # the supervisor kills the rest of the tree, then exits
+
+    def _reap(self, timeout: float = 5.0) -> int:
+        """Wait for the supervisor (or worker) to exit; SIGKILL its process group if it does not."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # a stopped or stuck supervisor
+            try:
+                if os.name == "posix":
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                else:
+                    self.proc.kill()
+            except OSError:
+                pass
+            return self.proc.wait()
 
     def close(self) -> None:
-        """Kill the process and remove its /tmp."""
+        """Kill the process tree and remove its /tmp."""
         self.kill("retired")
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        self._reap()
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
@@ -196,13 +292,33 @@ class ExecutionEnvironment:
             pass
 
     def stderr_tail(self, limit: int = 2048) -> str:
-        """What the process wrote below Python (a C library, a crash report), for the log."""
-        self._stderr.flush()
+        """What the process wrote below Python (a C library, a crash report), for the log: the last `limit` bytes."""
         try:
-            data = self._stderr_path.read_bytes()[-limit:]
+            with open(self._stderr_path, "rb") as stderr:
+                stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - limit))
+                data = stderr.read(limit)
         except OSError:
             return ""
         return data.decode("utf-8", errors="replace").strip()
+
+    def _trim_stderr(self) -> None:
+        """Between invocations: empty the stderr file once it passes STDERR_KEEP_BYTES (the worker appends)."""
+        try:
+            fd = self._stderr.fileno()
+            if os.fstat(fd).st_size > STDERR_KEEP_BYTES:
+                os.ftruncate(fd, 0)
+        except (OSError, ValueError):
+            pass
+
+    def _free_stderr(self) -> None:
+        """During an invocation: free the disk under all but the file's tail, which a crash report may need."""
+        try:
+            fd = self._stderr.fileno()
+            size = os.fstat(fd).st_size
+            if size > STDERR_KEEP_BYTES:
+                _punch_hole(fd, size - STDERR_KEEP_BYTES // 2)
+        except (OSError, ValueError):
+            pass
 
     def _limit_bytes(self) -> int:
         return self.config.memory_mb * 1024 * 1024
@@ -221,7 +337,7 @@ class ExecutionEnvironment:
             returncode = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.kill("exit")
-            returncode = self.proc.wait()
+            returncode = self._reap()
         reason = self._kill_reason or "exit"
         if reason == "init-error":
             reason = "exit"

@@ -3,19 +3,27 @@
 It lives in the lab's process, outside the worker, because a handler stuck in C code or spinning with
 the GIL held cannot be stopped from inside. Fast invocations finish before it ever looks at them, so
 the warm path pays nothing for it.
+
+Memory counts the environment's whole process tree, as a Lambda sandbox's cgroup does: every TREE_POLL_S
+the descendants of the environment's supervisor (the worker and whatever it started, even in a session of
+its own) are summed by proportional set size, so pages a fork shares are counted once. That walk costs far
+more than the worker's own sample, hence the lower rate; invocations shorter than TREE_POLL_S never pay it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import psutil
 
 from ._model import modelled_duration_ms
 
 POLL_S = 0.005
+TREE_POLL_S = 0.1
 
 
 @dataclass
@@ -28,6 +36,9 @@ class _Watch:
     memory_mb: int | None  # None: wall-clock budget (init); else the CPU-share model applies
     cpu_baseline_ms: float
     peak_bytes: int = field(default=0)
+    tree_root: int | None = None  # the supervisor: memory counts all its descendants
+    tick: Callable[[], None] | None = None  # called at the tree's rate (the environment's own housekeeping)
+    next_tree_at: float = field(default=0.0)
 
 
 class Watchdog:
@@ -37,6 +48,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def watch(self, key: int, watch: _Watch) -> None:
+        watch.next_tree_at = watch.started + TREE_POLL_S
         with self._cond:
             self._watched[key] = watch
             if self._thread is None:
@@ -70,6 +82,12 @@ class Watchdog:
                 times = watch.process.cpu_times()
         except psutil.Error:
             return  # already gone; the invoking thread sees the exit
+        if now >= watch.next_tree_at:
+            watch.next_tree_at = now + TREE_POLL_S
+            if watch.tick is not None:
+                watch.tick()
+            if watch.tree_root is not None:
+                rss = max(rss, tree_bytes(watch.tree_root))
         watch.peak_bytes = max(watch.peak_bytes, rss)
         if rss > watch.limit_bytes:
             watch.on_kill("oom")
@@ -82,3 +100,47 @@ class Watchdog:
             elapsed = modelled_duration_ms(wall_ms, max(0.0, cpu_ms), watch.memory_mb)
         if elapsed >= watch.budget_ms:
             watch.on_kill("timeout")
+
+
+def tree_bytes(root: int) -> int:
+    """Memory of every descendant of `root` (not `root` itself): PSS on Linux, else RSS."""
+    total = 0
+    for pid in _descendants(root):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+                for line in rollup:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            continue
+        except (OSError, ValueError):
+            pass
+        try:
+            total += psutil.Process(pid).memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _descendants(root: int) -> list[int]:
+    if os.path.isdir(f"/proc/{root}/task"):
+        found, stack = [], [root]
+        while stack:
+            parent = stack.pop()
+            try:
+                tasks = os.listdir(f"/proc/{parent}/task")
+            except OSError:
+                continue
+            for task in tasks:
+                try:
+                    with open(f"/proc/{parent}/task/{task}/children", "rb") as children:
+                        pids = [int(p) for p in children.read().split()]
+                except (OSError, ValueError):
+                    continue
+                found += pids
+                stack += pids
+        return found
+    try:
+        return [p.pid for p in psutil.Process(root).children(recursive=True)]
+    except psutil.Error:
+        return []

@@ -387,9 +387,11 @@ class FrontDoor:
             if access_key == key:
                 check = SignedOnly(None, {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
                                           "AWS_SESSION_TOKEN": token})
-                if check.verify(_environ(req), req.body):
+                # the same checks as AWS: signature, token, 15-minute window, scope naming this region
+                refused = check.refusal(_environ(req), req.body, regions={self.region})
+                if refused is None:
                     return key, ""
-                return None, "the SigV4 signature does not match the request"
+                return None, f"the SigV4 signature was refused: {refused[1]}"
         return None, f"access key {key} does not belong to this lab"
 
     def _call(self, req, function: str, event: dict, wait: float | None, answers: dict, headers=()) -> bytes:

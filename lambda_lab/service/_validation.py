@@ -7,10 +7,13 @@ the model allows but Lambda does not (a 901-second timeout, a deprecated runtime
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from functools import lru_cache
 
+from ..runtime._unpack import unsafe_member
 from ._errors import ServiceError, invalid
 
 RESERVED_ENV_KEYS = frozenset({
@@ -23,6 +26,10 @@ RESERVED_ENV_KEYS = frozenset({
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13", "python3.14", "nodejs22.x", "nodejs24.x")
 DEPRECATED_RUNTIMES = re.compile(r"^(python2\.7|python3\.[0-9]|nodejs|nodejs\d+\.\d+(-edge)?|nodejs1?[0-8]\.x)$")
 MEMORY_MAX_MB, TIMEOUT_MAX_S, ENV_MAX_BYTES = 10240, 900, 4096
+# A ZipFile upload may be 50 MB; AWS measures the request, where the zip travels base64-encoded (4/3 larger).
+UPLOAD_REQUEST_MAX_BYTES = 69_905_067
+UNZIPPED_MAX_BYTES = 262_144_000  # 250 MB: the function's package and all its layers, unzipped
+UPLOAD_ACTIONS = ("CreateFunction", "UpdateFunctionCode", "PublishLayerVersion")
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -160,3 +167,42 @@ _RULES = {
     "CreateAlias": _alias,
     "UpdateAlias": _alias,
 }
+
+
+# -- deployment packages -------------------------------------------------------------------------
+def check_upload_size(operation: str, request_bytes: int) -> None:
+    """A direct upload over 50 MB: AWS refuses the request itself (HTTP 413), before reading it."""
+    if operation in UPLOAD_ACTIONS and request_bytes >= UPLOAD_REQUEST_MAX_BYTES:
+        raise ServiceError("RequestEntityTooLargeException",
+                           f"Request must be smaller than {UPLOAD_REQUEST_MAX_BYTES} bytes for the {operation} "
+                           "operation", 413)
+
+
+def unzipped_size(zip_bytes: bytes, argument: str) -> int:
+    """The package's unzipped size from the zip's central directory; `argument` names the zip in errors."""
+    # Nothing is extracted here, and Python's zipfile never inflates a member past the size recorded in
+    # the central directory, so this figure also bounds what the runtime writes (no zip bomb gets through).
+    try:
+        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again. "
+                      f"(lambda-lab: {argument} is not a .zip archive; build one with lambda_lab.zip_source(...) "
+                      "or lambda_lab.zip_folder(...).)") from None
+    if not members:
+        raise invalid("Uploaded file must be a non-empty zip")
+    for info in members:
+        reason = unsafe_member(info.filename)
+        if reason:
+            raise invalid("Could not unzip uploaded file. Please check your file, then try to upload again. "
+                          f"(lambda-lab: {argument} has the member '{info.filename}', which would unpack outside "
+                          f"the package's folder: {reason}. Zip paths relative to the package's root.)")
+    return sum(info.file_size for info in members)
+
+
+def check_unzipped_size(code_bytes: int, layer_bytes: int = 0) -> None:
+    """250 MB unzipped for the function and its layers together."""
+    # With layers, AWS's message names what is left for the function's own code (262144000 less the
+    # layers' unzipped size): real refusals read e.g. "smaller than 255174947 bytes".
+    if code_bytes + layer_bytes >= UNZIPPED_MAX_BYTES:
+        raise invalid(f"Unzipped size must be smaller than {max(0, UNZIPPED_MAX_BYTES - layer_bytes)} bytes")

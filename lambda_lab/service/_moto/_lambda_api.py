@@ -14,9 +14,10 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from .._errors import ServiceError, invalid
 from .._invoke import MIN_UNRESERVED
 from .._names import split_function_ref
-from .._validation import validate_request
+from .._validation import check_upload_size, validate_request
 from .._permissions import poller_refusal
 from . import _state
+from ._packages import check_packages
 from ._records import backend_of, reserved_elsewhere, resolve, role_documents
 from ._triggers import silence_moto_pollers
 
@@ -30,9 +31,11 @@ def _call_action(self: LambdaResponse):
     """Validate every Lambda API request as AWS does before moto sees it; retire stale environments after."""
     action = self._get_action()
     try:
+        check_upload_size(action, len(getattr(self, "raw_body", None) or self.body or b""))  # before parsing it
         params = _request_params(self)
         validate_request(action, params)
         _stateful_checks(self.backend, action, params)
+        check_packages(self.backend, action, params)
         if action in _EVENT_CONFIG_ACTIONS:
             return _event_config_action(self, action, params)
         if action == "PublishVersion":
