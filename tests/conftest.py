@@ -58,3 +58,15 @@ def invoke(lam, name, event=None, **kw):
     body = response["Payload"].read()
     log = base64.b64decode(response.get("LogResult", "")).decode()
     return response, (json.loads(body) if body else None), log
+
+
+def run_in_fresh_process(script: str, timeout: float = 90) -> object:
+    """Run `script` (which prints one JSON line last) in a new Python, for tests that need their own Lab(...)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

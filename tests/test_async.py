@@ -1,7 +1,7 @@
 """Asynchronous invocation: the queue, retries on the lab clock, DLQs, destinations and their settings."""
 
+import contextlib
 import json
-import time
 
 import boto3
 import pytest
@@ -37,16 +37,38 @@ def drain(url, expect):
 
 
 def events_of(lab, name):
-    return [e for e in lab._engine.service.queue.events if e.function_name == name]
+    return [e for e in lab.async_events if e.function_name == name]
 
 
-def test_event_invocation_answers_202_and_runs_in_the_background(lab, lam, make_function):
-    name = make_function("import time\ndef handler(e, c):\n    time.sleep(0.2)\n    return e\n")
-    started = time.monotonic()
+@contextlib.contextmanager
+def stopped_clock(lab):
+    """Lab time that moves only when wait_for_async jumps it to the next retry: gaps come out exact."""
+    speed, lab.clock.speed = lab.clock.speed, 1e-6
+    try:
+        yield
+    finally:
+        lab.clock.speed = speed
+
+
+def gaps(event):
+    return [round(b.at - a.at, 1) for a, b in zip(event.attempts, event.attempts[1:])]
+
+
+def test_event_invocation_answers_202_and_runs_in_the_background(lab, lam, make_function, tmp_path):
+    release = tmp_path / "release"
+    name = make_function(f"""
+        import os, time
+        def handler(event, context):
+            while not os.path.exists({str(release)!r}):  # held until the caller has its answer
+                time.sleep(0.01)
+            return event
+    """, Timeout=60)
     response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 1}')
-    assert response["StatusCode"] == 202 and time.monotonic() - started < 0.15
-    lab.wait_for_async()
+    assert response["StatusCode"] == 202 and response["Payload"].read() == b""
     [event] = events_of(lab, name)
+    assert event.outcome is None  # the caller got 202 while the handler still runs
+    release.touch()
+    lab.wait_for_async()
     assert event.outcome == "Success" and [a.outcome for a in event.attempts] == ["success"]
 
 
@@ -54,14 +76,12 @@ def test_failures_retry_twice_a_minute_then_two_apart_then_go_to_the_dlq(lab, la
     url, arn = queue("dlq-retries")
     name = make_function(FAILS, DeadLetterConfig={"TargetArn": arn})
     assert lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {"TargetArn": arn}
-    real_start = time.monotonic()
-    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 7}')
-    lab.wait_for_async()
-    assert time.monotonic() - real_start < 10  # three simulated minutes, fast-forwarded
+    with stopped_clock(lab):
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 7}')
+        lab.wait_for_async()  # three simulated minutes, fast-forwarded
     [event] = events_of(lab, name)
     assert [a.outcome for a in event.attempts] == ["error", "error", "error"]
-    gaps = [b.at - a.at for a, b in zip(event.attempts, event.attempts[1:])]
-    assert 59 <= gaps[0] <= 70 and 119 <= gaps[1] <= 130
+    assert gaps(event) == [60.0, 120.0]  # AWS: "a one-minute wait ..., and two minutes between the second and third"
     assert event.outcome == "RetriesExhausted"
     # the same request id on every attempt, as on AWS
     runs = [i for i in lab.invocations if i.function_name == name]
@@ -136,19 +156,55 @@ def test_eventbridge_destination_wraps_the_record(lab, lam, make_function, queue
 
 def test_throttled_events_age_out(lab, lam, make_function, queue):
     url, arn = queue("aged-out")
-    name = make_function(WORKS)
+    dlq_url, dlq_arn = queue("aged-out-dlq")
+    name = make_function(WORKS, DeadLetterConfig={"TargetArn": dlq_arn})
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     lam.put_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=60,
                                          DestinationConfig={"OnFailure": {"Destination": arn}})
-    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 5}')
-    lab.wait_for_async()
+    with stopped_clock(lab):
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 5}')
+        lab.wait_for_async()
     [event] = events_of(lab, name)
     assert event.outcome == "EventAgeExceeded"
-    assert {a.outcome for a in event.attempts} == {"throttled"} and len(event.attempts) >= 4
+    # throttled at 0, 1, 3, 7, 15 and 31 s; the next try (31 + 32 s) would be older than 60 s, so it ends there
+    assert [a.outcome for a in event.attempts] == ["throttled"] * 6
+    assert {a.error_type for a in event.attempts} == {"ReservedFunctionConcurrentInvocationLimitExceeded"}
+    assert gaps(event) == [1.0, 2.0, 4.0, 8.0, 16.0]
     [message] = drain(url, 1)
     record = json.loads(message["Body"])
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
-    assert record["responseContext"]["statusCode"] == 429
+    assert record["requestContext"]["approximateInvokeCount"] == 6
+    assert record["responseContext"] == {"statusCode": 429, "executedVersion": "$LATEST"}
+    assert "responsePayload" not in record and record["requestPayload"] == {"n": 5}
+    # the dead-letter queue gets the event with ErrorCode 429: it never ran, it was throttled until too old
+    [dead] = drain(dlq_url, 1)
+    assert json.loads(dead["Body"]) == {"n": 5}
+    assert dead["MessageAttributes"] == {
+        "RequestID": {"StringValue": event.request_id, "DataType": "String"},
+        "ErrorCode": {"StringValue": "429", "DataType": "Number"},
+        "ErrorMessage": {"StringValue": "Event age exceeded", "DataType": "String"}}
+    assert [(kind, status) for kind, _, status in event.deliveries] == [("OnFailure", "ok"), ("DeadLetter", "ok")]
+
+
+def test_throttle_backoff_grows_from_one_second_to_five_minutes(lab, lam, make_function):
+    # AWS: "The retry interval increases exponentially from 1 second after the first attempt to a maximum of
+    # 5 minutes", until the event is MaximumEventAgeInSeconds old
+    name = make_function(WORKS)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=1000)
+    with stopped_clock(lab):
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 6}')
+        lab.wait_for_async()
+    [event] = events_of(lab, name)
+    assert event.outcome == "EventAgeExceeded" and event.deliveries == []  # no DLQ, no destination: dropped
+    steps = gaps(event)
+    assert steps[0] == 1.0 and max(steps) == 300.0
+    assert all(a < b for a, b in zip(steps, steps[1:steps.index(300.0) + 1]))  # growing until the cap
+    assert all(b <= 2.5 * a for a, b in zip(steps, steps[1:]))  # by at most x2.5 a step: no jump to the cap
+    # the lab's schedule: doubling to 32 s, then 1, 2 and 5 minutes, then every 5 minutes; at 843 s the next
+    # try (1,143 s) would be older than 1,000 s
+    assert steps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 120.0, 300.0, 300.0]
+    assert round(event.attempts[-1].at - event.received_at) == 843
 
 
 def test_event_invoke_config_api(lam, make_function):
@@ -201,3 +257,48 @@ def test_nothing_is_lost_under_load(lab, lam, make_function, queue):
     assert all(n % 5 == 0 for n in dead)
     failed = [e for e in events if e.outcome != "Success"]
     assert all(len(e.attempts) == 2 for e in failed)
+
+
+def test_sns_dead_letter_topic_gets_the_event_and_its_attributes(lab, lam, make_function, queue):
+    url, queue_arn = queue("sns-dlq-subscriber")
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="dead-letters")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    name = make_function(FAILS, DeadLetterConfig={"TargetArn": topic})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 8}')
+    lab.wait_for_async()
+    [event] = events_of(lab, name)
+    assert event.outcome == "RetriesExhausted" and event.deliveries == [("DeadLetter", topic, "ok")]
+    [message] = drain(url, 1)
+    envelope = json.loads(message["Body"])  # SNS's notification, as a subscribed queue receives it
+    assert envelope["Type"] == "Notification" and envelope["TopicArn"] == topic
+    assert json.loads(envelope["Message"]) == {"n": 8}
+    assert envelope["MessageAttributes"] == {
+        "RequestID": {"Type": "String", "Value": event.request_id},
+        "ErrorCode": {"Type": "Number", "Value": "200"},
+        "ErrorMessage": {"Type": "String", "Value": "nope: 8"}}
+
+
+def test_s3_on_failure_destination_stores_the_record(lab, lam, make_function):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="failed-invocations")
+    name = make_function(FAILS)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1, DestinationConfig={
+        "OnFailure": {"Destination": "arn:aws:s3:::failed-invocations"}})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 9}')
+    lab.wait_for_async()
+    [event] = events_of(lab, name)
+    [stored] = s3.list_objects_v2(Bucket="failed-invocations")["Contents"]
+    assert stored["Key"].startswith(f"aws/lambda/async/{name}/") and stored["Key"].endswith("/" + event.request_id)
+    record = json.loads(s3.get_object(Bucket="failed-invocations", Key=stored["Key"])["Body"].read())
+    assert set(record) == {"version", "timestamp", "requestContext", "requestPayload", "responseContext",
+                           "responsePayload"}
+    assert record["version"] == "1.0"
+    assert record["requestContext"] == {"requestId": event.request_id,
+                                        "functionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{name}:$LATEST",
+                                        "condition": "RetriesExhausted", "approximateInvokeCount": 2}
+    assert record["requestPayload"] == {"n": 9}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["responsePayload"]["errorMessage"] == "nope: 9"

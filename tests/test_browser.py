@@ -140,7 +140,6 @@ def jupyter(tmp_path):
 def test_every_widget_renders_in_jupyterlab_and_the_console_invokes(jupyter, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    started = time.monotonic()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -169,7 +168,6 @@ def test_every_widget_renders_in_jupyterlab_and_the_console_invokes(jupyter, tmp
             raise
         finally:
             browser.close()
-    assert time.monotonic() - started < 60
 
 
 def test_a_missing_browser_skips_on_a_laptop_but_fails_under_ci(monkeypatch):

@@ -58,8 +58,10 @@ def test_doing_nothing_fails_and_says_to_add_the_permission(setup):
 def test_the_execution_roles_principal_is_named_as_the_wrong_one(lam, setup):
     name, bucket, arn = setup
     permit(lam, name, Principal="lambda.amazonaws.com", SourceArn=f"arn:aws:s3:::{bucket}")
-    with pytest.raises(ClientError):  # S3 itself refuses: it may not invoke the function
+    with pytest.raises(ClientError) as refused:  # S3 itself refuses: it may not invoke the function
         notify(bucket, arn)
+    assert (refused.value.response["Error"]["Code"], refused.value.response["Error"]["Message"]) == (
+        "InvalidArgument", "Unable to validate the following destination configurations")
     with pytest.raises(CheckFailed) as failed:
         ex_02_s3_trigger(name, bucket)
     assert "'s3.amazonaws.com'" in str(failed.value) and "execution role" in str(failed.value)
@@ -73,8 +75,10 @@ def test_the_execution_roles_principal_is_named_as_the_wrong_one(lam, setup):
 def test_a_wrong_source_arn_is_named(lam, setup, source_arn, hint):
     name, bucket, arn = setup
     permit(lam, name, SourceArn=source_arn.replace("BUCKET", bucket))
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as refused:
         notify(bucket, arn)
+    assert (refused.value.response["Error"]["Code"], refused.value.response["Error"]["Message"]) == (
+        "InvalidArgument", "Unable to validate the following destination configurations")
     with pytest.raises(CheckFailed, match="SourceArn") as failed:
         ex_02_s3_trigger(name, bucket)
     assert hint in str(failed.value)

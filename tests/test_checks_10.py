@@ -95,16 +95,20 @@ def test_doing_nothing_fails_at_the_first_link(ex):
 
 
 def test_a_notification_without_the_permission_names_the_refusal(ex):
-    with pytest.raises(ClientError):  # what the learner saw in the notebook
+    with pytest.raises(ClientError) as refused:  # what the learner saw in the notebook
         notify(ex)
+    assert (refused.value.response["Error"]["Code"], refused.value.response["Error"]["Message"]) == (
+        "InvalidArgument", "Unable to validate the following destination configurations")
     with pytest.raises(CheckFailed, match="S3 refused your notification configuration.*s3.amazonaws.com"):
         ex_10_upload_pipeline()
 
 
 def test_a_permission_for_another_bucket_is_refused_too(ex):
     allow_s3(ex, source_arn="arn:aws:s3:::some-other-bucket")
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as refused:
         notify(ex)
+    assert (refused.value.response["Error"]["Code"], refused.value.response["Error"]["Message"]) == (
+        "InvalidArgument", "Unable to validate the following destination configurations")
     with pytest.raises(CheckFailed, match="may not invoke the function"):
         ex_10_upload_pipeline()
 

@@ -5,13 +5,20 @@ import re
 import threading
 
 import boto3
+import pytest
 
 import lambda_lab
-from conftest import invoke
+from conftest import invoke, run_in_fresh_process
 
 REPORT = re.compile(r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: (?P<duration>\d+\.\d{2}) ms\t"
                     r"Billed Duration: (?P<billed>\d+) ms\tMemory Size: (?P<memory>\d+) MB\t"
                     r"Max Memory Used: (?P<used>\d+) MB(\tInit Duration: (?P<init>\d+\.\d{2}) ms)?$", re.M)
+
+
+def ceil_ms(*figures: str) -> int:
+    """ceil of the sum of 2-decimal figures as printed, in whole hundredths (no float rounding), at least 1."""
+    hundredths = sum(int(f.replace(".", "")) for f in figures)
+    return max(1, -(-hundredths // 100))
 
 
 def test_readme_example_answers_like_aws(lab, lam, make_function):
@@ -39,10 +46,9 @@ def test_report_line_has_tabs_decimals_and_init_only_when_cold(lam, make_functio
     assert cold_report and warm_report
     assert cold_report.group("init") is not None and warm_report.group("init") is None
     assert cold_report.group("memory") == "256"
-    # since August 2025 the init phase is billed: Billed = ceil(Duration + Init Duration)
-    expected = -(-(float(cold_report.group("duration")) + float(cold_report.group("init"))) // 1)
-    assert int(cold_report.group("billed")) in (expected, expected + 1)  # 2-decimal rounding in the line
-    assert int(warm_report.group("billed")) >= float(warm_report.group("duration"))
+    # since August 2025 the init phase is billed: Billed = ceil(Duration + Init Duration), of the printed figures
+    assert int(cold_report.group("billed")) == ceil_ms(cold_report.group("duration"), cold_report.group("init"))
+    assert int(warm_report.group("billed")) == ceil_ms(warm_report.group("duration"))
     assert 5 <= int(warm_report.group("used")) <= 256  # measured, so plausible, not a constant
 
 
@@ -160,18 +166,25 @@ def test_code_change_retires_warm_environments(lab, lam, make_function):
     assert {e.config.memory_mb for e in lab.environments(name)} == {192}
 
 
-def test_idle_environments_expire(lab, lam, make_function):
-    name = make_function("def handler(e, c):\n    return 1\n")
-    invoke(lam, name)
-    assert len(lab.environments(name)) == 1
-    runtime = lab._engine.runtime
-    saved, runtime.idle_timeout_s = runtime.idle_timeout_s, 0.0
-    try:
-        assert runtime.expire_idle() >= 1
-    finally:
-        runtime.idle_timeout_s = saved
-    assert lab.environments(name) == []
-    assert "Init Duration" in invoke(lam, name)[2]
+def test_idle_environments_expire():
+    # a lab of its own (Lab(idle_timeout=...) replaces the module's lab), so in a fresh process
+    runs = run_in_fresh_process("""
+        import base64, json, time, boto3, lambda_lab
+        with lambda_lab.Lab(seed=5, quiet=True, idle_timeout=1.0) as lab:
+            lam = boto3.client("lambda")
+            lam.create_function(FunctionName="idle", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                                Code={"ZipFile": lambda_lab.zip_source("import os\\ndef handler(e, c):\\n    return os.getpid()\\n")})
+            def call():
+                reply = lam.invoke(FunctionName="idle", LogType="Tail")
+                cold = "Init Duration" in base64.b64decode(reply["LogResult"]).decode()
+                return [json.loads(reply["Payload"].read()), cold, len(lab.environments("idle"))]
+            runs = [call(), call()]
+            time.sleep(1.2)  # idle for longer than idle_timeout: the environment is retired
+            print(json.dumps(runs + [call()]))
+    """)
+    (first_pid, first_cold, _), (warm_pid, warm_cold, _), (later_pid, later_cold, envs) = runs
+    assert first_cold and not warm_cold and warm_pid == first_pid
+    assert later_cold and later_pid != first_pid and envs == 1
 
 
 def test_concurrent_invocations_get_separate_environments(lab, lam, make_function):
@@ -257,7 +270,7 @@ def test_handler_boto3_calls_reach_the_same_aws(lab, lam, make_function):
     assert item["text"] == {"S": "from the notebook"}
 
 
-def test_endpoint_listens_on_loopback_and_refuses_strangers(lab):
+def test_endpoint_listens_on_loopback_and_refuses_strangers(lab, lam, make_function):
     import urllib.error
     import urllib.request
 
@@ -278,7 +291,8 @@ def test_endpoint_listens_on_loopback_and_refuses_strangers(lab):
     forged = AWSRequest(method="GET", url=url)
     SigV4Auth(Credentials("AKIAFORGEDFORGED0000", "not-the-secret"), "lambda", "us-east-1").add_auth(forged)
     assert status(dict(forged.headers)) == 403
-    creds = lab._engine.credentials
+    # the credentials a handler is given, read the way a handler reads them
+    creds = invoke(lam, make_function("import os\ndef handler(e, c):\n    return dict(os.environ)\n"))[1]
     genuine = AWSRequest(method="GET", url=url)
     SigV4Auth(Credentials(creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"], creds["AWS_SESSION_TOKEN"]),
               "lambda", "us-east-1").add_auth(genuine)
@@ -294,6 +308,26 @@ def test_third_party_modules_need_to_be_packaged(lam, make_function):
     packaged = make_function({"app.py": "import helper\ndef handler(e, c):\n    return helper.VALUE\n",
                               "helper/__init__.py": "VALUE = 42\n"})
     assert invoke(lam, packaged)[1] == 42
+
+
+@pytest.mark.parametrize("memory", [128, 1769])
+def test_reported_duration_is_the_cpu_share_model_of_the_measured_figures(lab, lam, make_function, memory):
+    # mostly waiting, a little CPU: CPU time stays below wall time, so duration = off-CPU + CPU x 1769 / memory
+    name = make_function("import time\ndef handler(e, c):\n    time.sleep(0.05)\n    return sum(range(30000))\n",
+                         MemorySize=memory)
+    for _ in range(2):  # cold, then warm
+        _, payload, log = invoke(lam, name)
+        result = [i for i in lab.invocations if i.function_name == name][-1].result
+        assert payload == sum(range(30000)) and 0 < result.cpu_ms < result.wall_ms
+        expected = (result.wall_ms - result.cpu_ms) + result.cpu_ms * 1769 / memory
+        assert result.duration_ms == pytest.approx(expected, rel=1e-9)
+        report = REPORT.search(log)
+        assert report.group("duration") == f"{result.duration_ms:.2f}"
+        assert int(report.group("billed")) == result.billed_ms
+        assert result.billed_ms == ceil_ms(*(f for f in (report.group("duration"), report.group("init")) if f))
+        assert (report.group("init") is not None) == result.cold
+        if result.cold:
+            assert report.group("init") == f"{result.init_ms:.2f}"
 
 
 def test_invocation_history_keeps_measured_and_modelled_figures(lab, lam, make_function):

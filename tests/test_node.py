@@ -5,6 +5,7 @@ nodejs24.x its TypeScript rewrite (async only). Every test but the last needs `n
 """
 
 import json
+import os
 import re
 import shutil
 import textwrap
@@ -16,8 +17,33 @@ import pytest
 import lambda_lab
 from conftest import invoke
 
-needs_node = pytest.mark.skipif(shutil.which("node") is None,
-                                reason="Node.js is not installed (no `node` on PATH): the nodejs runtimes cannot run")
+NO_NODE = "Node.js is not installed (no `node` on PATH): the nodejs runtimes cannot run"
+
+
+def need_node():
+    """Skip on a laptop without `node`; under CI (the CI variable set) a missing `node` fails instead."""
+    if shutil.which("node") is None:
+        if os.environ.get("CI"):
+            pytest.fail(NO_NODE + "; CI must run this test (.ci/run installs Debian's nodejs)")
+        pytest.skip(NO_NODE)
+
+
+@pytest.fixture
+def node_installed():
+    need_node()
+
+
+needs_node = pytest.mark.usefixtures("node_installed")
+
+
+def test_a_missing_node_skips_on_a_laptop_but_fails_under_ci(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `node` anywhere
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no `node` on PATH"):
+        need_node()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run this test"):
+        need_node()
 
 REPORT = re.compile(r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: (?P<duration>\d+\.\d{2}) ms\t"
                     r"Billed Duration: \d+ ms\tMemory Size: \d+ MB\tMax Memory Used: \d+ MB"
@@ -50,7 +76,7 @@ def test_async_handler_gets_the_event_and_a_full_context(lam, node_function):
           stream: context.logStreamName, waits: context.callbackWaitsForEmptyEventLoop,
           remaining: context.getRemainingTimeInMillis(), env: process.env.AWS_EXECUTION_ENV,
         });
-    """}, MemorySize=256, Timeout=5)
+    """}, MemorySize=256, Timeout=60)
     response, payload, log = invoke(lam, name, {"name": "Ada"})
     assert "FunctionError" not in response and payload["greeting"] == "Hello, Ada!"
     report = REPORT.search(log)
@@ -59,7 +85,7 @@ def test_async_handler_gets_the_event_and_a_full_context(lam, node_function):
     assert payload["memory"] == "256"  # a string, as on Lambda
     assert payload["group"] == f"/aws/lambda/{name}" and re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}",
                                                                        payload["stream"])
-    assert payload["waits"] is True and 4000 < payload["remaining"] <= 5000
+    assert payload["waits"] is True and 50_000 < payload["remaining"] <= 60_000  # counts down from the timeout
     assert payload["env"] == "AWS_Lambda_nodejs22.x"
     _, warm, warm_log = invoke(lam, name, {"name": "Bo"})
     assert REPORT.search(warm_log).group("init") is None and warm["stream"] == payload["stream"]  # same environment
@@ -121,9 +147,9 @@ def test_remaining_time_counts_down(lam, node_function):
           await new Promise((resolve) => setTimeout(resolve, 200));
           return [before, context.getRemainingTimeInMillis()];
         };
-    """}, Timeout=3)
+    """}, Timeout=60)
     before, after = invoke(lam, name)[1]
-    assert 2500 < before <= 3000 and before - after >= 190
+    assert 50_000 < before <= 60_000 and before - after >= 190
 
 
 @needs_node
@@ -138,7 +164,7 @@ def test_callback_waits_for_an_empty_event_loop_unless_told_not_to(lam, node_fun
     _, payload, log = invoke(lam, name)
     assert payload == "answered" and "timer fired" in log and duration_ms(log) >= 290  # waited for the timer
     _, payload, log = invoke(lam, name, {"dontWait": True})
-    assert payload == "answered" and "timer fired" not in log and duration_ms(log) < 250  # answered at once
+    assert payload == "answered" and "timer fired" not in log  # answered at once, before the timer
     time.sleep(0.4)
     # the environment was frozen with the timer pending: it fires when the next invocation thaws it
     _, _, log = invoke(lam, name, {"dontWait": True})
@@ -305,13 +331,13 @@ def test_an_uncaught_exception_answers_the_error_then_ends_the_environment(lam, 
     name = node_function({"index.js": """
         exports.handler = async () => {
           setTimeout(() => { throw new Error('late failure'); }, 10);
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+          await new Promise((resolve) => setTimeout(resolve, 20000));
         };
-    """})
+    """}, Timeout=30)
     response, error, log = invoke(lam, name)
     assert error["errorType"] == "Error" and error["errorMessage"] == "late failure"
     assert "\tERROR\tUncaught Exception \t{\"errorType\":\"Error\",\"errorMessage\":\"late failure\"" in log
-    assert duration_ms(log) < 900  # answered at the exception, not after the second timer
+    assert duration_ms(log) < 20_000  # answered at the exception, not after the 20 s timer
     time.sleep(0.2)  # AWS's client exits (129) just after answering
     assert REPORT.search(invoke(lam, name)[2]).group("init") is not None
 

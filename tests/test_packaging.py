@@ -1,7 +1,8 @@
 """Deployment packages: deterministic zips, dependencies from the package index, platform warnings, limits.
 
-The tests that build with requirements= run pip against the package index (with pip's cache): about a
-second each. `lab` is the shared one-per-module fixture from conftest.py.
+One test builds with requirements= from the package index (with pip's cache); the others install wheels
+built here, with --no-index, so the suite also runs offline. `lab` is the shared one-per-module fixture from
+conftest.py.
 """
 
 from __future__ import annotations
@@ -114,6 +115,41 @@ def test_publish_after_identical_update_gives_no_new_version(lab):
 
 
 # -- dependencies from the package index ----------------------------------------------------------------------
+def local_wheel(folder: Path, name: str, version: str, files: dict[str, str | bytes],
+                tag: str = "py3-none-any") -> Path:
+    """A wheel as a build backend writes it (code, METADATA, WHEEL, RECORD with hashes), in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
+    purelib = "true" if tag.endswith("-none-any") else "false"
+    members = {path: content.encode() if isinstance(content, str) else content for path, content in files.items()}
+    members[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    members[f"{info}/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: lambda-lab-tests\nRoot-Is-Purelib: {purelib}\n"
+                                f"Tag: {tag}\n").encode()
+    record = "".join(f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+                     f"{len(data)}\n" for path, data in members.items()) + f"{info}/RECORD,,\n"
+    members[f"{info}/RECORD"] = record.encode()
+    wheel = folder / f"{name}-{version}-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in members.items():
+            zf.writestr(path, data)
+    return wheel
+
+
+LABTABLE = {"labtable/__init__.py": "def table(rows):\n    return '\\n'.join(' '.join(map(str, r)) for r in rows)\n"}
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory):
+    """A folder with one pure-Python wheel, labtable 1.0: pip installs from it with --no-index, offline."""
+    folder = tmp_path_factory.mktemp("wheels")
+    local_wheel(folder, "labtable", "1.0", LABTABLE)
+    return folder
+
+
+def offline(wheelhouse: Path, *requirements: str) -> list[str]:
+    return ["--no-index", "--find-links", str(wheelhouse), *requirements]
+
+
 @pytest.fixture(scope="module")
 def tabulate_package(tmp_path_factory):
     root = tmp_path_factory.mktemp("table")
@@ -142,14 +178,27 @@ def test_same_handler_without_its_dependency_fails_to_import(lab):
     assert error["errorMessage"] == "Unable to import module 'app': No module named 'tabulate'"
 
 
-def test_requirements_as_a_list_give_the_same_package(tabulate_package):
-    again = build_package(TABLE_HANDLER, requirements=["tabulate==0.10.0"])
-    assert again.zip_bytes == tabulate_package.zip_bytes
+def test_requirements_as_a_list_give_the_same_package(wheelhouse, tmp_path):
+    (tmp_path / "requirements.txt").write_text(f"--no-index\n--find-links {wheelhouse}\nlabtable==1.0\n")
+    from_file = build_package(TABLE_HANDLER, requirements=tmp_path / "requirements.txt")
+    from_list = build_package(TABLE_HANDLER, requirements=offline(wheelhouse, "labtable==1.0"))
+    assert from_list.zip_bytes == from_file.zip_bytes and from_list.sha256 == from_file.sha256
+    assert "labtable/__init__.py" in from_list.files and "app.py" in from_list.files
+    assert "labtable-1.0.dist-info/METADATA" in from_list.files
 
 
-def test_a_release_that_does_not_exist_fails_with_pips_reason():
-    with pytest.raises(PackageBuildError, match=r"(?s)tabulate==0\.0\.1.*only wheels built for manylinux2014"):
-        build_package(TABLE_HANDLER, requirements=["tabulate==0.0.1"], platform="arm64")
+def test_a_local_wheel_runs_in_a_real_handler(lab, wheelhouse):
+    pkg = build_package("from labtable import table\ndef handler(event, context):\n    return table(event['rows'])\n",
+                        requirements=offline(wheelhouse, "labtable==1.0"))
+    create(lab, "with-labtable", pkg.code)
+    reply, text = invoke("with-labtable", ROWS)
+    assert "FunctionError" not in reply and text == "layer 3\nfunction 12"
+
+
+def test_a_release_that_does_not_exist_fails_with_pips_reason(wheelhouse):
+    with pytest.raises(PackageBuildError, match=r"(?s)exit 1\).*labtable==0\.0\.1.*only wheels built for "
+                                                r"manylinux2014_aarch64 and CPython 3\.13"):
+        build_package(TABLE_HANDLER, requirements=offline(wheelhouse, "labtable==0.0.1"), platform="arm64")
 
 
 @pytest.mark.filterwarnings("ignore:.*but the lab needs:lambda_lab.packaging.PlatformWarning")
@@ -392,7 +441,8 @@ def test_layer_zip_puts_everything_under_python(tmp_path):
         "python/lib/python3.12/site-packages/util.py"]
 
 
-def test_layer_zip_from_a_package_of_dependencies(tabulate_package):
-    layer = layer_zip(build_package(requirements=["tabulate==0.10.0"]))
-    assert "python/tabulate/__init__.py" in names(layer) and "python/app.py" not in names(layer)
-    assert Package.from_zip(layer).unzipped_size < tabulate_package.unzipped_size
+def test_layer_zip_from_a_package_of_dependencies(wheelhouse):
+    with_code = build_package(TABLE_HANDLER, requirements=offline(wheelhouse, "labtable==1.0"))
+    layer = layer_zip(build_package(requirements=offline(wheelhouse, "labtable==1.0")))
+    assert "python/labtable/__init__.py" in names(layer) and "python/app.py" not in names(layer)
+    assert Package.from_zip(layer).unzipped_size == with_code.unzipped_size - len(TABLE_HANDLER)

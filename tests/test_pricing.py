@@ -77,9 +77,12 @@ def test_cost_of_a_real_invocation_matches_the_lab_history(lab):
         tail = base64.b64decode(reply["LogResult"]).decode()
         result = lab.invocations[-1].result
         report = pricing.parse_report(tail)
-        assert (report.billed_ms, report.memory_mb, report.cold) == (result.billed_ms, 512, result.cold)
+        assert (report.memory_mb, report.cold) == (512, result.cold)
+        # Billed = ceil(Duration + Init Duration) of the printed figures, in whole hundredths of a ms
+        hundredths = round(report.duration_ms * 100) + round((report.init_ms or 0) * 100)
+        assert report.billed_ms == max(1, -(-hundredths // 100))
         # billed ms / 1000 s x 0.5 GB at the x86 first-tier price, plus one request
-        expected = result.billed_ms / 1000 * 0.5 * 0.0000166667 + 0.0000002
+        expected = report.billed_ms / 1000 * 0.5 * 0.0000166667 + 0.0000002
         assert pricing.invocation_cost(tail) == pytest.approx(expected, abs=1e-12)
 
 
@@ -93,7 +96,44 @@ def test_monthly_estimate_inside_the_free_tier_costs_nothing():
     assert paid.requests_cost == pytest.approx(0.20)
     assert paid.compute_by_tier == pytest.approx((0.20833375, 0, 0))
     assert paid.free_tier_credit == 0 and paid.total == pytest.approx(0.40833375)
-    assert free.total_without_free_tier == paid.total
+    assert free.total_without_free_tier == pytest.approx(0.40833375)
+    assert free.free_tier_credit == pytest.approx(-0.40833375)  # all of it: both allowances are large enough
+
+
+def test_free_tier_below_one_million_requests():
+    # 500,000 requests x 200 ms x 1,024 MB = 100,000 GB-s: both under the free tier, so nothing to pay
+    small = pricing.monthly_estimate(500_000, 200, 1024)
+    assert small.gb_s == pytest.approx(100_000)
+    assert small.requests_cost == pytest.approx(0.10)  # 500,000 x $0.0000002
+    assert small.compute_cost == pytest.approx(1.66667)  # 100,000 x $0.0000166667
+    assert small.free_tier_credit == pytest.approx(-1.76667) and small.total == 0
+    # 800,000 requests x 1 s x 1,024 MB = 800,000 GB-s: the requests stay free ($0.16, not the full $0.20 of
+    # credit), the compute only for its first 400,000 GB-s: 400,000 x $0.0000166667 = $6.66668 to pay
+    busy = pricing.monthly_estimate(800_000, 1000, 1024)
+    assert busy.requests_cost == pytest.approx(0.16)
+    assert busy.free_tier_credit == pytest.approx(-(0.16 + 6.66668))
+    assert busy.total == pytest.approx(6.66668)
+    assert [label for label, _ in busy.lines()] == ["requests", "compute, tier 1", "free tier", "total"]
+
+
+def test_arm64_free_tier_credit_is_priced_at_the_arm64_rate():
+    # 30M x 120 ms x 512 MB = 1,800,000 GB-s on arm64: 1.8e6 x $0.0000133334 = $24.00012 of compute;
+    # the 400,000 free GB-s save 400,000 x $0.0000133334 = $5.33336, the free requests $0.20
+    est = pricing.monthly_estimate(30_000_000, 120, 512, "arm64")
+    assert est.compute_by_tier == pytest.approx((24.00012, 0.0, 0.0))
+    assert est.free_tier_credit == pytest.approx(-5.53336)
+    assert est.total == pytest.approx(6.00 + 24.00012 - 5.53336)  # $24.46676
+    # below the free tier an arm64 function costs nothing either: 1M x 100 ms x 2,048 MB = 200,000 GB-s
+    assert pricing.monthly_estimate(1_000_000, 100, 2048, "arm64").total == 0
+    assert pricing.monthly_estimate(1_000_000, 100, 2048, "arm64", free_tier=False).total == pytest.approx(
+        0.20 + 200_000 * 0.0000133334)
+
+
+def test_pricing_doctests_pass():
+    import doctest
+
+    failures, attempted = doctest.testmod(pricing)
+    assert attempted >= 4 and failures == 0
 
 
 def test_monthly_estimate_beyond_the_free_tier():
@@ -123,7 +163,7 @@ def test_arm64_tiers_start_later_and_cost_less():
     # 8e9 GB-s on arm64: 7.5e9 x $0.0000133334 = $100,000.5 and 0.5e9 x $0.0000120001 = $6,000.05
     est = pricing.monthly_estimate(8_000_000_000, 1000, 1024, "arm64", free_tier=False)
     assert est.compute_by_tier == pytest.approx((100_000.5, 6_000.05, 0.0))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="architecture must be 'x86_64' or 'arm64', not 'x86'"):
         pricing.monthly_estimate(1, 1, 128, "x86")
 
 

@@ -3,7 +3,6 @@
 import json
 import threading
 import time
-from collections import Counter
 
 import boto3
 import pytest
@@ -11,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import lambda_lab
-from conftest import invoke
+from conftest import invoke, run_in_fresh_process
 
 VERSIONED = "def handler(e, c):\n    return c.function_version\n"
 
@@ -66,19 +65,29 @@ def test_mismatched_qualifiers_are_refused(lam, versioned):
     assert response["Error"]["Code"] == "InvalidParameterValueException"
 
 
-def test_weighted_alias_splits_traffic_by_its_weights_repeatably(lab, lam, versioned):
-    lam.update_alias(FunctionName=versioned, Name="live", FunctionVersion="1",
-                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
-
-    def split():
-        return Counter(lam.invoke(FunctionName=versioned, Qualifier="live")["ExecutedVersion"] for _ in range(200))
-
-    lab._engine.service._routing.seed(11)
-    first = split()
-    lab._engine.service._routing.seed(11)
-    assert split() == first  # a lab seed makes the split repeatable
+def test_weighted_alias_splits_traffic_by_its_weights_repeatably():
+    # Lab(seed=...) is what makes a notebook's split repeatable: the same seed in two labs, one after the other
+    # (each new Lab replaces the running one, so in a fresh process), and another seed for contrast
+    runs = run_in_fresh_process("""
+        import json, boto3, lambda_lab
+        def split(seed):
+            with lambda_lab.Lab(seed=seed, quiet=True) as lab:
+                lam = boto3.client("lambda")
+                lam.create_function(FunctionName="f", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                                    Code={"ZipFile": lambda_lab.zip_source("def handler(e, c):\\n    return 1\\n")})
+                lam.publish_version(FunctionName="f")
+                lam.update_function_configuration(FunctionName="f", Description="second")
+                lam.publish_version(FunctionName="f")
+                lam.create_alias(FunctionName="f", Name="live", FunctionVersion="1",
+                                 RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
+                return "".join(lam.invoke(FunctionName="f", Qualifier="live")["ExecutedVersion"] for _ in range(80))
+        print(json.dumps([split(11), split(11), split(12)]))
+    """)
+    first, again, other = runs
+    assert first == again  # the same seed, the same versions in the same order
+    assert other != first
     assert set(first) == {"1", "2"}
-    assert 30 <= first["2"] <= 70  # 25% of 200 = 50, with binomial spread (sd ~6)
+    assert 8 <= first.count("2") <= 32  # 25% of 80 = 20, within three standard deviations (sd ~3.9)
 
 
 @pytest.mark.parametrize("routing,code,fragment", [
@@ -145,6 +154,41 @@ def test_update_configuration_is_validated_too(lam, make_function):
     assert lam.get_function_configuration(FunctionName=name)["Timeout"] == 3
 
 
+def sized(total: int) -> bytes:
+    """A JSON event of exactly `total` bytes."""
+    event = json.dumps({"data": "x" * (total - len(b'{"data": ""}'))}).encode()
+    assert len(event) == total
+    return event
+
+
+def test_payload_of_exactly_6_mb_is_accepted_and_one_byte_more_is_not(lam, make_function):
+    name = make_function("def handler(e, c):\n    return len(e['data'])\n", MemorySize=1024)
+    response = lam.invoke(FunctionName=name, Payload=sized(6_291_456))
+    assert json.loads(response["Payload"].read()) == 6_291_456 - 12 and "FunctionError" not in response
+    response = error_of(lam.invoke, FunctionName=name, Payload=sized(6_291_457))
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert response["Error"] == {"Code": "RequestEntityTooLargeException", "Message": (
+        "6291457 byte payload is too large for the RequestResponse invocation type (limit 6291456 bytes)")}
+    # asynchronous: exactly 1,048,576 bytes is queued, one more is refused
+    assert lam.invoke(FunctionName=name, Payload=sized(1_048_576), InvocationType="Event")["StatusCode"] == 202
+    response = error_of(lam.invoke, FunctionName=name, Payload=sized(1_048_577), InvocationType="Event")
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert response["Error"] == {"Code": "RequestEntityTooLargeException", "Message": (
+        "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)")}
+
+
+def test_response_of_exactly_6_mb_is_returned_and_one_byte_more_is_not(lam, make_function):
+    # json.dumps of a string of n characters is n + 2 bytes (its quotes)
+    name = make_function("def handler(e, c):\n    return 'x' * e['n']\n", MemorySize=1024)
+    response = lam.invoke(FunctionName=name, Payload=json.dumps({"n": 6_291_454}).encode())
+    assert "FunctionError" not in response and len(response["Payload"].read()) == 6_291_456
+    response = lam.invoke(FunctionName=name, Payload=json.dumps({"n": 6_291_455}).encode())
+    assert response["StatusCode"] == 200 and response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read()) == {
+        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+        "errorType": "Function.ResponseSizeTooLarge"}
+
+
 def test_payload_limits(lam, make_function):
     name = make_function("def handler(e, c):\n    return len(e['data'])\n", MemorySize=1024)
     ok = json.dumps({"data": "x" * (6 * 1024 * 1024 - 100)}).encode()
@@ -198,28 +242,82 @@ def test_reserved_concurrency_zero_throttles_every_call(lam, make_function):
     assert lam.invoke(FunctionName=name)["StatusCode"] == 200
 
 
-def test_reserved_concurrency_throttles_beyond_the_limit(lab, lam, make_function):
-    name = make_function("import time\ndef handler(e, c):\n    time.sleep(0.4)\n    return 'done'\n")
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
-    outcomes = []
+HELD = """
+import os, pathlib, time
+def handler(event, context):
+    folder = pathlib.Path(event["folder"])
+    (folder / context.aws_request_id).touch()  # in the handler now
+    deadline = time.time() + 120
+    while not (folder / "release").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    return "done"
+"""
+
+
+def hold(name, folder, count):
+    """Start `count` invocations that stay in the handler until `folder/release` exists; wait until all are in."""
     client = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
+    outcomes = []
 
     def call():
         try:
-            client.invoke(FunctionName=name)
-            outcomes.append("ok")
+            outcomes.append(json.loads(client.invoke(FunctionName=name, Payload=json.dumps(
+                {"folder": str(folder)}).encode())["Payload"].read()))
         except ClientError as e:
             outcomes.append(e.response["Reason"])
 
-    threads = [threading.Thread(target=call) for _ in range(4)]
+    threads = [threading.Thread(target=call) for _ in range(count)]
     for t in threads:
         t.start()
-        time.sleep(0.02)
-    for t in threads:
-        t.join()
-    assert Counter(outcomes) == {"ok": 2, "ReservedFunctionConcurrentInvocationLimitExceeded": 2}
+    deadline = time.monotonic() + 180
+    while len(list(folder.iterdir())) < count and not outcomes:
+        assert time.monotonic() < deadline, f"only {len(list(folder.iterdir()))} of {count} calls started"
+        time.sleep(0.05)
+
+    def release():
+        (folder / "release").touch()
+        for t in threads:
+            t.join()
+        return outcomes
+
+    return release
+
+
+def test_reserved_concurrency_throttles_beyond_the_limit(lab, lam, make_function, tmp_path):
+    name = make_function(HELD, Timeout=150)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    release = hold(name, tmp_path, 2)
+    for _ in range(2):  # both reserved slots are busy: a third and a fourth call are throttled
+        response = error_of(lam.invoke, FunctionName=name, Payload=json.dumps({"folder": str(tmp_path)}).encode())
+        assert response["Error"] == {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}
+        assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert release() == ["done", "done"]
     throttled = [i for i in lab.invocations if i.function_name == name and i.throttle_reason]
-    assert len(throttled) == 2
+    assert [i.throttle_reason for i in throttled] == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2
+
+
+def test_reserved_concurrency_elsewhere_shrinks_the_unreserved_pool(lab, lam, make_function, tmp_path):
+    # the account has 1,000; reserving 900 in all (earlier tests' functions included) leaves 100 for every
+    # unreserved function together
+    hog = make_function(VERSIONED)
+    reserved = sum(lam.get_function_concurrency(FunctionName=f["FunctionName"]).get("ReservedConcurrentExecutions", 0)
+                   for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"])
+    lam.put_function_concurrency(FunctionName=hog, ReservedConcurrentExecutions=900 - reserved)
+    wide, other = make_function(HELD, Timeout=150), make_function(VERSIONED)
+    try:
+        release = hold(wide, tmp_path, 100)
+        for name in (wide, other):  # the 101st unreserved call, of any function, is throttled account-wide
+            response = error_of(lam.invoke, FunctionName=name)
+            assert response["Error"] == {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}
+            assert response["Reason"] == "ConcurrentInvocationLimitExceeded"
+            assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        assert lam.invoke(FunctionName=hog)["StatusCode"] == 200  # its reserved 900 are its own
+        assert release() == ["done"] * 100
+        assert lam.invoke(FunctionName=other)["StatusCode"] == 200  # the pool is free again
+    finally:
+        lam.delete_function_concurrency(FunctionName=hog)
+        lam.delete_function(FunctionName=wide)  # and its 100 environments
 
 
 def test_reserved_concurrency_must_leave_100_unreserved(lam, make_function):

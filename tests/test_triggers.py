@@ -63,9 +63,18 @@ def test_permission_source_arn_must_match(lab, lam, make_function):
     boto3.client("s3").create_bucket(Bucket="other-bucket")
     lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
                        Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::some-other-bucket")
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as refused:
         boto3.client("s3").put_bucket_notification_configuration(Bucket="other-bucket", NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn_of(lam, name), "Events": ["s3:ObjectCreated:*"]}]})
+    arn = arn_of(lam, name)
+    assert refused.value.response["Error"] == {
+        "Code": "InvalidArgument", "Message": "Unable to validate the following destination configurations",
+        "ArgumentName": arn, "ArgumentValue": f"Not authorized to invoke function [{arn}]"}
+    assert (lab.refusals[-1]["source"], lab.refusals[-1]["function"]) == ("s3", arn)
+    assert lab.refusals[-1]["reason"] == (
+        "s3.amazonaws.com may not call lambda:InvokeFunction: none of its 1 policy statement(s) matches. Grant it "
+        "with boto3's lambda add_permission(FunctionName=..., StatementId=..., Action='lambda:InvokeFunction', "
+        "Principal='s3.amazonaws.com', SourceArn='arn:aws:s3:::other-bucket').")
 
 
 def test_duplicate_statement_id_is_a_conflict(lam, make_function):

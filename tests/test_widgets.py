@@ -230,18 +230,34 @@ def test_logs_viewer_lists_streams_newest_first_and_shows_events(lam, make_funct
 
 # -- cost calculator -----------------------------------------------------------------------------------
 
-def test_calculator_numbers_are_pricing_monthly_estimate():
+# AWS's us-east-1 price sheet (aws.amazon.com/lambda/pricing), written out here so the widget is checked
+# against the sheet, not against the code it calls
+X86_GB_S, ARM_GB_S, PER_REQUEST = 0.0000166667, 0.0000133334, 0.20 / 1_000_000
+STORAGE_GB_S, FREE_REQUESTS, FREE_GB_S = 0.0000000309, 1_000_000, 400_000
+
+
+def test_calculator_matches_the_price_sheet_worked_by_hand():
     calc = widgets.cost_calculator().controller
     calc.requests.value = 30_000_000
     calc.duration.value = 250
     calc.memory.value = 1024
     calc.architecture.value = "arm64"
     calc.storage.value = 2048
-    profile = (30_000_000, 250, 1024, "arm64", 2048)
-    assert calc.with_free_tier == pricing.monthly_estimate(*profile)
-    assert calc.without_free_tier == pricing.monthly_estimate(*profile, free_tier=False)
-    assert pricing.usd(calc.with_free_tier.total) in calc.summary.value
-    assert pricing.usd(calc.without_free_tier.total) in calc.summary.value
+    gb_s = 30_000_000 * 0.250 * 1024 / 1024  # 7,500,000 GB-s, all in arm64's first tier (7.5 billion)
+    requests, compute = 30_000_000 * PER_REQUEST, gb_s * ARM_GB_S  # $6.00 and $100.0005
+    storage = 30_000_000 * 0.250 * (2048 - 512) / 1024 * STORAGE_GB_S  # 11,250,000 GB-s of /tmp: $0.347625
+    free = FREE_REQUESTS * PER_REQUEST + FREE_GB_S * ARM_GB_S  # $0.20 + $5.33336
+    assert calc.without_free_tier.total == pytest.approx(requests + compute + storage, abs=1e-9)  # $106.348125
+    assert calc.with_free_tier.total == pytest.approx(requests + compute + storage - free, abs=1e-9)  # $100.814765
+    assert calc.with_free_tier.gb_s == pytest.approx(gb_s)
+    assert "$106.35" in calc.summary.value and "$100.81" in calc.summary.value
+    # x86_64 at the widget's defaults: 3M x 120 ms x 512 MB = 180,000 GB-s, under the free 400,000
+    calc = widgets.cost_calculator().controller
+    paid = 3_000_000 * PER_REQUEST + 180_000 * X86_GB_S  # $0.60 + $3.000006
+    assert calc.without_free_tier.total == pytest.approx(paid, abs=1e-9)
+    assert calc.with_free_tier.total == pytest.approx(paid - FREE_REQUESTS * PER_REQUEST - 180_000 * X86_GB_S,
+                                                      abs=1e-9)  # $0.40: only the 2M requests above the free 1M
+    assert "$3.60" in calc.summary.value and "$0.40" in calc.summary.value
     heights = [bar.get_height() for bar in calc.figure.axes[0].patches]
     assert heights[-1] == pytest.approx(calc.with_free_tier.total)  # the chart is cost_breakdown_chart's
 
@@ -260,9 +276,13 @@ def test_async_timeline_chart_shows_retries_and_endings(lab, lam, make_function)
     url = sqs.create_queue(QueueName="timeline-dlq")["QueueUrl"]
     dlq = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     lam.update_function_configuration(FunctionName=failing, DeadLetterConfig={"TargetArn": dlq})
-    lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b"{}")
-    lam.invoke(FunctionName=working, InvocationType="Event", Payload=b"{}")
-    lab.wait_for_async()
+    speed, lab.clock.speed = lab.clock.speed, 1e-6  # lab time moves only when wait_for_async jumps it: exact gaps
+    try:
+        lam.invoke(FunctionName=failing, InvocationType="Event", Payload=b"{}")
+        lam.invoke(FunctionName=working, InvocationType="Event", Payload=b"{}")
+        lab.wait_for_async()
+    finally:
+        lab.clock.speed = speed
     chosen = [e for e in lab.async_events if e.function_name in (failing, working)]
     fig = plots.async_timeline_chart(chosen)
     ax = fig.axes[0]
@@ -272,7 +292,7 @@ def test_async_timeline_chart_shows_retries_and_endings(lab, lam, make_function)
     [failed] = [e for e in chosen if e.function_name == failing]
     times = list(errors.get_xdata())
     assert times == pytest.approx([a.at - start for a in failed.attempts])  # seconds since the first event
-    assert times[1] - times[0] >= 59 and times[2] - times[1] >= 119  # Lambda's 1- and 2-minute retry delays
+    assert [round(b - a) for a, b in zip(times, times[1:])] == [60, 120]  # Lambda's 1- and 2-minute retry delays
     row_of = {e.function_name: row for row, e in enumerate(chosen)}
     assert set(errors.get_ydata()) == {row_of[failing]}
     assert list(lines["attempt: success (1)"].get_ydata()) == [row_of[working]]
