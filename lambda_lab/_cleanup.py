@@ -27,11 +27,12 @@ def cleanup(recorder, region: str) -> list[tuple[str, str]]:
     Returns what went; what is recorded but not tagged as this lab's is left, dropped from the record, and
     named in a warning.
     """
-    found = list(recorder.created) + [r for r in _tagged(recorder.lab_id, region) if r not in recorder.created]
+    tagged = _tagged(recorder.lab_id, region) if recorder.tagging else []
+    found = list(recorder.created) + [r for r in tagged if r not in recorder.created]
     removed, left = [], []
     for kind, identifier in sorted(found, key=lambda r: _ORDER.index(r[0]) if r[0] in _ORDER else len(_ORDER)):
         try:
-            tag = _lab_tag(kind, identifier, region)
+            tag = _lab_tag(kind, identifier, region) if recorder.tagging else _UNTAGGABLE  # local: all the lab's
             if tag is not _UNTAGGABLE and tag != recorder.lab_id:
                 left.append(f"{kind} {identifier} (lambda-lab tag {tag!r})")
             else:

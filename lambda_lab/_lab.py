@@ -61,8 +61,7 @@ class Lab:
         if Lab._current is not None:  # re-running a notebook's setup cell replaces the old lab
             Lab._current.stop()
         self._stopped = True
-        self.backend = choose(backend)
-        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self.backend, self.region = chosen, region
         # the learner's name is only shown (banner, tag lambda-lab-learner): on Binder and JupyterHub everyone is
         # `jovyan`, so a remote lab's identity is this installation's random id, kept in LAMBDA_LAB_HOME
         self.learner = _safe(learner or os.environ.get("LAMBDA_LAB_LEARNER") or getpass.getuser())
@@ -78,7 +77,8 @@ class Lab:
             self.account = self._caller_account()
             if not quiet:
                 print(self._banner())  # which account and region, before anything is created there
-            self.recorder = Recorder(self._lab_id, self.learner, self._record_path(), self.account)
+            self.recorder = Recorder(self._lab_id, self.learner, self._record_path(), self.account,
+                                     tagging=self.backend != "local")
             self.recorder.attach()
             self.role_arn = self._create_role()
             self.front_door = self._start_front_door() if self._engine else None

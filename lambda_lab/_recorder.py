@@ -147,8 +147,11 @@ class _KnowsItsClient:
 class Recorder:
     """Hooks boto3's default session; `created` lists (kind, id) pairs in creation order."""
 
-    def __init__(self, lab_id: str, learner: str, path: Path | None = None, account: str | None = None) -> None:
+    def __init__(self, lab_id: str, learner: str, path: Path | None = None, account: str | None = None,
+                 tagging: bool = True) -> None:
         self.lab_id, self.learner, self.path, self.account = lab_id, learner, path, account
+        # tags tell this installation's resources from others' on a shared account; a local AWS is the lab's alone
+        self.tagging = tagging
         self._lock = threading.Lock()
         self.created: list[tuple[str, str]] = self._load() if path is not None and path.exists() else []
         self._session = None
@@ -228,6 +231,8 @@ class Recorder:
             if key in _LOOK and self._existed(key, params):
                 context["lambda_lab_existed"] = True
                 return  # not the lab's: left untagged, and not recorded
+        if not self.tagging:
+            return
         if key == ("s3", "PutBucketTagging") and ("bucket", params.get("Bucket")) in self.created:
             tagging = params.setdefault("Tagging", {})  # S3 replaces the whole tag set: keep the lab's own
             tagging["TagSet"] = _merged_list(tagging.get("TagSet") or [], self.tags)
@@ -263,7 +268,7 @@ class Recorder:
     def _tag_after(self, key, identifier: str) -> None:
         """Tags for what cannot take them in its create request (S3), or whose endpoint drops them (moto's Kinesis)."""
         client = _CLIENT.get()
-        if client is None or key not in (("s3", "CreateBucket"), ("kinesis", "CreateStream")):
+        if not self.tagging or client is None or key not in (("s3", "CreateBucket"), ("kinesis", "CreateStream")):
             return
         if key[0] == "kinesis":
             try:  # AWS applied the request's Tags already (and refuses tagging a stream still CREATING)

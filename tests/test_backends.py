@@ -148,3 +148,23 @@ def test_aws_backend_without_credentials_says_what_to_do(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError) as info:
         Lab(backend="aws", quiet=True)
     assert "No AWS credentials found" in str(info.value)
+
+
+def test_the_local_lab_records_but_does_not_tag():
+    """Tags tell one installation's resources from another's on a shared account; a local AWS is the lab's alone,
+    so requests go out as the learner wrote them (notebook 09 prints them) and clean-up still removes everything."""
+    with lambda_lab.Lab(seed=3, quiet=True) as lab:
+        sent = []
+        lam = boto3.client("lambda")
+        lam.meta.events.register("before-send.lambda", lambda request, **_: sent.append(request.body))
+        lam.create_function(FunctionName="untagged", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                            Code={"ZipFile": lambda_lab.zip_source("def handler(e, c):\n    return 1\n")})
+        sqs = boto3.client("sqs")
+        queue = sqs.create_queue(QueueName="untagged")["QueueUrl"]
+        assert b"Tags" not in sent[0] and b"lambda-lab-learner" not in sent[0]
+        assert lam.get_function(FunctionName="untagged").get("Tags", {}) == {}
+        assert sqs.list_queue_tags(QueueUrl=queue).get("Tags", {}) == {}
+        mine = [("role", "lambda-lab-execution-role"), ("function", "untagged"), ("queue", queue)]
+        assert lab.created == mine
+        assert sorted(lab.cleanup()) == sorted(mine)
+        assert lam.list_functions()["Functions"] == []
