@@ -7,6 +7,7 @@
 
 from . import events
 from ._install import install, uninstall
+from ._backends import LabStoppedError
 from ._lab import Lab
 from .packaging import Package, build_package, layer_zip, zip_folder, zip_source
 from .pricing import invocation_cost, monthly_estimate
@@ -14,5 +15,5 @@ from .tuning import power_tune
 
 __version__ = "0.1.0"
 
-__all__ = ["Lab", "install", "uninstall", "zip_source", "zip_folder", "build_package", "layer_zip", "Package",
+__all__ = ["Lab", "LabStoppedError", "install", "uninstall", "zip_source", "zip_folder", "build_package", "layer_zip", "Package",
            "events", "power_tune", "monthly_estimate", "invocation_cost", "__version__"]

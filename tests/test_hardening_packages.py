@@ -276,3 +276,25 @@ def test_kernel_memory_stays_bounded_when_a_handler_prints_50_mb_lines():
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"kernel RSS {figures['before_mb']:.0f} MB, growth after three 50 MB lines: {figures['growth_mb']:.1f} MB")
     assert figures["growth_mb"] < 100
+
+
+def test_the_invocation_history_keeps_whole_logs_only_for_the_newest(lab, lam):
+    """lab.invocations keeps every entry, but past 16 M characters of logs the oldest keep only LogResult's tail."""
+    from lambda_lab.service._invoke import HISTORY_LOG_CHARS, TRIMMED_LOG
+
+    name = "chatty"
+    create(lab, lam, name, {"ZipFile": lambda_lab.zip_source(
+        "def handler(event, context):\n    print('y' * 900_000)\n    return event['n']\n")}, MemorySize=512)
+    for n in range(24):  # about 21.6 M characters of logs in all
+        response = lam.invoke(FunctionName=name, Payload=json.dumps({"n": n}).encode())
+        assert json.loads(response["Payload"].read()) == n
+    mine = [i for i in lab.invocations if i.function_name == name]
+    assert len(mine) == 24
+    logs = [i.result.log for i in mine]
+    assert sum(map(len, logs)) <= HISTORY_LOG_CHARS + 4096 * len(logs)
+    trimmed = [log.startswith(TRIMMED_LOG) for log in logs]
+    assert trimmed[0] and not trimmed[-1]
+    assert trimmed == sorted(trimmed, reverse=True)  # the oldest go first
+    for log, invocation in zip(logs, mine):
+        assert "REPORT RequestId: " + invocation.request_id in log  # the tail is kept: REPORT and all
+        assert len(log) > 900_000 or len(log) <= len(TRIMMED_LOG) + 4096

@@ -99,3 +99,35 @@ def test_leftover_thread_output_does_not_leak_into_other_functions(lam, make_fun
     other = make_function("def handler(e, c):\n    return 'quiet'\n")
     _, _, log = invoke(lam, other)
     assert "background" not in log
+
+
+PARTIAL_WRITERS = {
+    "python3.13": ("app.handler", "import sys\ndef handler(e, c):\n    for _ in range(6000):\n"
+                                  "        sys.stdout.write('x' * 100)\n    print('|done')\n    return 'ok'\n"),
+    "nodejs22.x": ("index.handler", "exports.handler = async () => {\n  for (let i = 0; i < 6000; i++) "
+                                    "process.stdout.write('x'.repeat(100));\n  process.stdout.write('|done\\n');\n  return 'ok';\n};\n"),
+}
+
+
+@pytest.mark.parametrize("runtime", sorted(PARTIAL_WRITERS))
+def test_a_line_written_in_pieces_becomes_events_of_at_most_256_kb(lab, lam, make_function, runtime):
+    """600,000 characters written without a newline: events of 262,144 characters, nothing lost, order kept."""
+    handler, source = PARTIAL_WRITERS[runtime]
+    filename = "index.js" if runtime.startswith("nodejs") else "app.py"
+    name = make_function({filename: source}, handler=handler, runtime=runtime)
+    assert invoke(lam, name)[1] == "ok"
+    log = [i for i in lab.invocations if i.function_name == name][-1].result.log
+    pieces = [line for line in log.splitlines() if line.startswith("x")]
+    assert [len(p) for p in pieces] == [262_144, 262_144, 600_000 - 2 * 262_144 + len("|done")]
+    assert pieces[-1].endswith("x|done")
+
+
+def test_one_huge_node_line_is_cut_like_pythons(lab, lam, make_function):
+    """One 5 MB line: its first 1 MB ends the head, its last 8 KB is the tail, the rest is said to be left out."""
+    name = make_function({"index.js": "exports.handler = async () => {\n  process.stdout.write('a' + 'x'.repeat(5e6) + "
+                                      "'z\\n');\n  return 'ok';\n};\n"}, handler="index.handler", runtime="nodejs22.x")
+    assert invoke(lam, name)[1] == "ok"
+    log = [i for i in lab.invocations if i.function_name == name][-1].result.log
+    assert len(log) < 1_100_000
+    assert "a" + "x" * 1000 in log and "x" * 1000 + "z\n" in log
+    assert f"[lambda-lab] {5_000_002 - (1 << 20) - (8 << 10)} characters of log output left out here" in log

@@ -88,18 +88,25 @@ function readFrame() {
 const HEAD_LIMIT = 1 << 20; // keep the first 1 MB of an invocation's output...
 const TAIL_LIMIT = 8 << 10; // ...and its last 8 KB, so LogResult's 4 KB tail is always exact
 const STREAM_MS = 20;
+const PARTIAL_LIMIT = 256 << 10; // an unfinished line becomes an event at CloudWatch's event size
 let logPending = [], logTail = [], logKept = 0, logTailChars = 0, logDropped = 0;
 let streaming = false, lastStreamed = 0, streamTimer = null;
 
 function addLog(message) {
-  const event = [Date.now(), message];
-  if (logKept < HEAD_LIMIT) {
-    logPending.push(event);
-    logKept += message.length;
+  const stamp = Date.now();
+  const room = HEAD_LIMIT - logKept;
+  if (room > 0) { // a line longer than the room left is cut: its start ends the head...
+    logPending.push([stamp, message.slice(0, room)]);
+    logKept += Math.min(room, message.length);
     streamSoon();
-    return;
+    message = message.slice(room);
+    if (!message) return;
   }
-  logTail.push(event);
+  if (message.length > TAIL_LIMIT) { // ...and only its last 8 KB can reach the tail
+    logDropped += message.length - TAIL_LIMIT;
+    message = message.slice(-TAIL_LIMIT);
+  }
+  logTail.push([stamp, message]);
   logTailChars += message.length;
   while (logTailChars > TAIL_LIMIT && logTail.length > 1) {
     const first = logTail.shift();
@@ -145,9 +152,17 @@ function lineStream() {
       const otherEncoding = encoding && !/^utf-?8$/i.test(encoding) && Buffer.isEncoding(encoding);
       const text = typeof chunk !== 'string' ? Buffer.from(chunk).toString()
         : otherEncoding ? Buffer.from(chunk, encoding).toString() : chunk;
-      const lines = (partial + text).split('\n');
+      // only the new text is split, and an unfinished line is cut at PARTIAL_LIMIT: writes without a newline
+      // cost linear time and bounded memory
+      const lines = text.split('\n');
+      lines[0] = partial + lines[0];
       partial = lines.pop();
       for (const line of lines) addLog(line);
+      if (partial.length >= PARTIAL_LIMIT) {
+        const cut = partial.length - (partial.length % PARTIAL_LIMIT);
+        for (let start = 0; start < cut; start += PARTIAL_LIMIT) addLog(partial.slice(start, start + PARTIAL_LIMIT));
+        partial = partial.slice(cut);
+      }
       done();
     },
   });

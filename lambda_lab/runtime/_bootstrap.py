@@ -32,6 +32,7 @@ _LOG_TAIL_LIMIT = 8 << 10  # ...and its last 8 KB, so LogResult's 4 KB tail is a
 _current_request_id = ""
 _worker_pid = os.getpid()  # a process forked by a handler is not the worker: it never sends a frame
 _STREAM_INTERVAL_S = 0.02
+_PARTIAL_LIMIT = 256 << 10  # an unfinished line becomes an event at CloudWatch's event size
 
 
 class _LogBuffer:
@@ -104,10 +105,21 @@ class _LogStream:
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            _log.add(line)
+        # only the new text is split, and an unfinished line is cut at _PARTIAL_LIMIT: writes without a newline
+        # cost linear time and bounded memory
+        if "\n" not in text:
+            self._partial += text
+        else:
+            lines = text.split("\n")
+            lines[0] = self._partial + lines[0]
+            self._partial = lines.pop()
+            for line in lines:
+                _log.add(line)
+        if len(self._partial) >= _PARTIAL_LIMIT:
+            partial, cut = self._partial, len(self._partial) - len(self._partial) % _PARTIAL_LIMIT
+            for start in range(0, cut, _PARTIAL_LIMIT):
+                _log.add(partial[start:start + _PARTIAL_LIMIT])
+            self._partial = partial[cut:]
         return len(text)
 
     def flush(self):

@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..runtime import FunctionConfig, InvokeRequest, InvokeResult, Runtime
 from ._async import AsyncQueue
@@ -25,6 +25,10 @@ ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in 2025
 ACCOUNT_CONCURRENCY = 1000
 MIN_UNRESERVED = 100
 HISTORY_LIMIT = 20_000
+# The history keeps whole logs of its newest invocations up to this many characters; older entries keep the
+# 4 KB tail LogResult would give, so a print loop run many times cannot fill the kernel (CloudWatch has the rest).
+HISTORY_LOG_CHARS = 16 << 20
+TRIMMED_LOG = "[lambda-lab] the start of this log was dropped from lab.invocations; CloudWatch Logs has it\n"
 
 
 @dataclass
@@ -60,6 +64,8 @@ class LambdaService:
         self.runtime = runtime
         self.account_concurrency = account_concurrency
         self.history: deque[Invocation] = deque(maxlen=HISTORY_LIMIT)
+        self._whole_logs: deque[Invocation] = deque()  # entries still holding their whole log, oldest first
+        self._log_chars = 0
         self._routing = random.Random(seed)
         self._ids = random.Random(None if seed is None else seed + 1)
         self._lock = threading.Lock()
@@ -130,15 +136,29 @@ class LambdaService:
             self._enter(target)
         except ServiceError as throttled:
             record.throttle_reason = throttled.fields.get("Reason")
-            self.history.append(record)
+            self._remember(record)
             raise
         try:
             request = InvokeRequest(request_id, payload or b"{}", target.invoked_arn, client_context)
             record.result = self.runtime.invoke(target.config_for(version), request)
         finally:
             self._leave(target)
-            self.history.append(record)
+            self._remember(record)
         return record.result
+
+    def _remember(self, record: Invocation) -> None:
+        """Add to the history; past HISTORY_LOG_CHARS of logs, the oldest entries keep only their tail."""
+        with self._lock:
+            self.history.append(record)
+            if record.result is None:
+                return
+            self._whole_logs.append(record)
+            self._log_chars += len(record.result.log)
+            while self._log_chars > HISTORY_LOG_CHARS and len(self._whole_logs) > 1:
+                old = self._whole_logs.popleft()
+                self._log_chars -= len(old.result.log)
+                # a new result object: whoever holds the original (an Invoke answer in flight) keeps it whole
+                old.result = replace(old.result, log=TRIMMED_LOG + old.result.log_tail)
 
     def refuse(self, source: str, function_arn: str, reason: str) -> None:
         """A push source was not allowed to invoke: keep why, where a learner can read it."""
