@@ -6,7 +6,8 @@ import atexit
 import threading
 
 from .runtime import Runtime
-from .service import LambdaService, LoopbackEndpoint, attach, detach, generate_credentials, write_log
+from .service import (ExecutionCredentials, LambdaService, LoopbackEndpoint, attach, detach, generate_credentials,
+                      write_log)
 
 _lock = threading.Lock()
 _active: Engine | None = None
@@ -20,8 +21,10 @@ class Engine:
         self.credentials = generate_credentials()
         self.endpoint = LoopbackEndpoint(self.credentials)
         sdk_env = {**self.credentials, "AWS_ENDPOINT_URL": self.endpoint.url}
+        self.execution_credentials = ExecutionCredentials(self.endpoint)  # each function's role session
         self.runtime = Runtime(sdk_env=sdk_env, log_sink=write_log, idle_timeout_s=idle_timeout_s,
-                               isolate_imports=isolate_imports, warn_python_version=warn_python_version)
+                               isolate_imports=isolate_imports, warn_python_version=warn_python_version,
+                               credentials_for=self.execution_credentials)
         self.service = LambdaService(self.runtime, seed=seed)
 
     def wait_for_async(self, timeout: float | None = 60.0) -> None:

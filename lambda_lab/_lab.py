@@ -272,7 +272,8 @@ class Lab:
         from .service._front_door import FrontDoor
 
         # the notebook's generated credentials and the handlers' own may sign AWS_IAM requests; nothing else
-        return FrontDoor(credentials=[self._backend.credentials, self._engine.credentials])
+        return FrontDoor(credentials=lambda: [self._backend.credentials, self._engine.credentials,
+                                              *self._engine.execution_credentials.sessions()])
 
     def _create_role(self) -> str:
         """The execution role: basic logging only; lessons add what they need (least privilege)."""

@@ -137,6 +137,7 @@ class _KnowsItsClient:
     """Mixed into clients made while a lab listens, so that its hooks can ask the calling client itself."""
 
     def _make_api_call(self, operation_name, api_params):
+        __tracebackhide__ = True  # noqa: F841  (IPython and pytest leave this frame out of a learner's traceback)
         token = _CLIENT.set(self)
         try:
             return super()._make_api_call(operation_name, api_params)

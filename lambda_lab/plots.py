@@ -354,3 +354,229 @@ def _ending(event) -> str:
     for kind, _arn, status in event.deliveries:
         text += f" -> {kind} {'ok' if status == 'ok' else 'failed'}"
     return text
+
+
+# -- the console's Monitor tab, from CloudWatch ---------------------------------------------------------
+# (series key, AWS/Lambda metric, statistic): what the Lambda console's Monitor tab draws for a function
+MONITOR_METRICS = (("invocations", "Invocations", "Sum"), ("errors", "Errors", "Sum"),
+                   ("duration_p50", "Duration", "p50"), ("duration_p99", "Duration", "p99"),
+                   ("duration_avg", "Duration", "Average"), ("throttles", "Throttles", "Sum"),
+                   ("concurrency", "ConcurrentExecutions", "Maximum"))
+
+
+def monitor_metrics(function_name: str, hours: float = 1.0, period: int = 60, end=None, cloudwatch=None) -> dict:
+    """One function's Monitor-tab series, {key: [(time, value), ...]} oldest first, from plain boto3 calls.
+
+    Only `cloudwatch.get_metric_data` is used, so it reads the lab and a real account alike. `end`
+    (a datetime) defaults to now: the lab clock's now while a local lab runs, the real time otherwise.
+    """
+    import datetime as dt
+
+    import boto3
+
+    end = end or dt.datetime.fromtimestamp(_monitor_now(), dt.timezone.utc)
+    cloudwatch = cloudwatch or boto3.client("cloudwatch")
+    dims = [{"Name": "FunctionName", "Value": function_name}]
+    queries = [{"Id": key, "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": metric,
+                                                     "Dimensions": dims}, "Period": period, "Stat": stat}}
+               for key, metric, stat in MONITOR_METRICS]
+    series: dict = {key: [] for key, _, _ in MONITOR_METRICS}
+    kwargs = {"MetricDataQueries": queries, "StartTime": end - dt.timedelta(hours=hours), "EndTime": end,
+              "ScanBy": "TimestampAscending"}
+    while True:
+        page = cloudwatch.get_metric_data(**kwargs)
+        for result in page["MetricDataResults"]:
+            series[result["Id"]] += list(zip(result["Timestamps"], result["Values"]))
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    return {key: sorted(points) for key, points in series.items()}
+
+
+def _monitor_now() -> float:
+    import time
+
+    from ._lab import Lab
+
+    lab = Lab.current()
+    return lab.clock.now() if lab is not None and lab.backend == "local" else time.time()
+
+
+def monitor(function_name: str, hours: float = 1.0, period: int = 60, end=None, cloudwatch=None,
+            series: dict | None = None) -> Figure:
+    """The Lambda console's Monitor tab for one function: invocations, duration, errors, throttles, concurrency.
+
+    Read from CloudWatch's AWS/Lambda metrics with `cloudwatch.get_metric_data` only (`monitor_metrics`;
+    pass its `series` to draw what was already read).
+    """
+    series = series if series is not None else monitor_metrics(function_name, hours, period, end, cloudwatch)
+    panels = [("Invocations (Sum)", [("invocations", "invocations")]),
+              ("Duration (ms)", [("duration_p50", "p50"), ("duration_p99", "p99"), ("duration_avg", "average")]),
+              ("Errors (Sum) and success rate", [("errors", "errors")]),
+              ("Throttles (Sum)", [("throttles", "throttles")]),
+              ("Concurrent executions (Maximum)", [("concurrency", "concurrent executions")])]
+    with mpl.rc_context(_rc()):
+        fig, axes = _figure(nrows=2, ncols=3)
+        fig.set_size_inches(12, 6)
+        flat = list(axes.flat)
+        for n, (ax, (title, keys)) in enumerate(zip(flat, panels)):
+            drawn = False
+            for i, (key, label) in enumerate(keys):
+                points = series[key]
+                if points:
+                    ax.plot([t for t, _ in points], [v for _, v in points], label=label, **_series(n + i))
+                    drawn = True
+            if keys[0][0] == "errors" and series["invocations"]:
+                _success_rate(ax, series, len(panels))
+            if not drawn:
+                ax.text(0.5, 0.5, "no data in this window", transform=ax.transAxes, ha="center", va="center",
+                        color="0.4")
+            ax.set_title(title)
+            ax.set_ylim(bottom=0)
+            ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+            if len(keys) > 1 and drawn:
+                ax.legend(loc="upper left", fontsize="small")
+        flat[-1].set_axis_off()
+        fig.suptitle(f"{function_name}: Monitor (last {hours:g} h, period {period} s, AWS/Lambda in CloudWatch)")
+    return fig
+
+
+def _success_rate(ax, series: dict, colour: int) -> None:
+    """Success rate (%) on a second axis of the errors panel, as the console draws it."""
+    errors = dict(series["errors"])
+    points = [(t, 100.0 * (n - errors.get(t, 0.0)) / n) for t, n in series["invocations"] if n]
+    rate_ax = ax.twinx()
+    rate_ax.grid(False)
+    rate_ax.plot([t for t, _ in points], [v for _, v in points], label="success rate (%)", **_series(colour))
+    rate_ax.set_ylim(0, 105)
+    rate_ax.set_ylabel("success rate (%)")
+
+
+# kinds of X-Ray entities in a Lambda trace: (legend label, hatch); colour is never the only cue
+TRACE_KINDS = {"AWS::Lambda": ("Lambda service", ""), "AWS::Lambda::Function": ("function", ""),
+               "Initialization": ("init (cold start)", "//"), "Invocation": ("handler", ""),
+               "Overhead": ("overhead", ".."), "downstream": ("downstream call", "xx"), "other": ("subsegment", "\\\\")}
+
+
+def _trace_rows(trace) -> list[tuple[str, str, float, float]]:
+    """(label, kind, start, end) for each segment and subsegment, depth-first, from a BatchGetTraces trace."""
+    import json
+
+    docs = sorted((json.loads(s["Document"]) for s in trace["Segments"]), key=lambda d: d["start_time"])
+    rows = []
+
+    def walk(entity: dict, depth: int, kind: str) -> None:
+        end = entity.get("end_time") or entity["start_time"]
+        label = "  " * depth + entity["name"] + (f" ({kind})" if kind.startswith("AWS::") else "")
+        rows.append((label, kind, entity["start_time"], end))
+        for sub in sorted(entity.get("subsegments") or [], key=lambda s: s["start_time"]):
+            sub_kind = sub["name"] if sub["name"] in ("Initialization", "Invocation", "Overhead") and \
+                kind == "AWS::Lambda::Function" else "downstream" if sub.get("namespace") in ("aws", "remote") \
+                else "other"
+            walk(sub, depth + 1, sub_kind)
+
+    for doc in docs:
+        walk(doc, 0, doc.get("origin") or "other")
+    return rows
+
+
+def trace_timeline_chart(trace) -> Figure:
+    """One X-Ray trace as a timeline: Lambda's segments, init, handler, overhead and downstream calls.
+
+    `trace` is one of `xray.batch_get_traces(TraceIds=[...])["Traces"]` (or that whole answer: its first
+    trace), so the chart works on the local lab and on a real account alike.
+
+    >>> trace = xray.batch_get_traces(TraceIds=[trace_id])["Traces"][0]
+    >>> plots.trace_timeline_chart(trace)
+    """
+    if isinstance(trace, dict) and "Traces" in trace:
+        if not trace["Traces"]:
+            raise ValueError("no trace in this answer: is the trace id right, and did the invocation finish?")
+        trace = trace["Traces"][0]
+    rows = _trace_rows(trace)
+    if not rows:
+        raise ValueError("this trace has no segments yet")
+    t0 = min(r[2] for r in rows)
+    colors = palette()
+    kinds = list(TRACE_KINDS)
+    with mpl.rc_context(_rc()):
+        fig, ax = _figure()
+        fig.set_size_inches(7.0, max(2.5, 1.4 + 0.32 * len(rows)))
+        seen = set()
+        for y, (label, kind, start, end) in enumerate(rows):
+            width = max((end - start) * 1000, 0.0)
+            name, hatch = TRACE_KINDS.get(kind, TRACE_KINDS["other"])
+            bars = ax.barh([y], [width], left=[(start - t0) * 1000], height=0.6, hatch=hatch, edgecolor="0.2",
+                           color=colors[kinds.index(kind if kind in TRACE_KINDS else "other") % len(colors)],
+                           label=None if name in seen else name)
+            seen.add(name)
+            ax.bar_label(bars, labels=[f"{width:.1f} ms"], padding=3, fontsize="small")
+        ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize="small")
+        ax.set_ylim(len(rows) - 0.5, -0.5)  # the first segment at the top, as the X-Ray console draws it
+        ax.set_xlim(left=0, right=ax.get_xlim()[1] * 1.15)  # room for the duration labels
+        ax.grid(False, axis="y")
+        ax.set_xlabel("time since the trace started (ms)")
+        ax.set_title(f"where the time went: trace {trace.get('Id', '')}", fontsize="small")
+        fig.legend(loc="outside lower center", ncols=4, fontsize="small")
+    return fig
+
+
+def service_map_chart(services) -> Figure:
+    """A service map: X-Ray's services (client, Lambda, functions, downstream calls) and the calls between them.
+
+    `services` is `xray.get_service_graph(StartTime=..., EndTime=...)["Services"]` (or that whole answer).
+    Each arrow says how many calls went that way and their average response time.
+    """
+    if isinstance(services, dict):
+        services = services.get("Services", [])
+    if not services:
+        raise ValueError("no services in this graph: run a traced invocation (TracingConfig Mode Active) first")
+    by_ref = {s["ReferenceId"]: s for s in services}
+    incoming = {e["ReferenceId"] for s in services for e in s.get("Edges", [])}
+    depth = {ref: 0 for ref in by_ref if ref not in incoming} or {services[0]["ReferenceId"]: 0}
+    frontier = list(depth)
+    while frontier:  # breadth-first from the callers: each service one column right of its first caller
+        nxt = []
+        for ref in frontier:
+            for edge in by_ref[ref].get("Edges", []):
+                if edge["ReferenceId"] not in depth:
+                    depth[edge["ReferenceId"]] = depth[ref] + 1
+                    nxt.append(edge["ReferenceId"])
+        frontier = nxt
+    for ref in by_ref:
+        depth.setdefault(ref, 0)
+    columns: dict = {}
+    place = {}
+    for ref in sorted(by_ref, key=lambda r: (depth[r], r)):
+        row = columns.setdefault(depth[ref], [])
+        place[ref] = (depth[ref], -len(row))
+        row.append(ref)
+    colors = palette()
+    with mpl.rc_context(_rc()):
+        fig, ax = _figure()
+        fig.set_size_inches(7.0, 1.4 + 1.1 * max(len(c) for c in columns.values()))
+        for ref, service in by_ref.items():
+            x, y = place[ref]
+            for edge in service.get("Edges", []):
+                stats = edge.get("SummaryStatistics") or {}
+                count = stats.get("TotalCount", 0)
+                avg = 1000 * stats.get("TotalResponseTime", 0.0) / count if count else 0.0
+                x2, y2 = place[edge["ReferenceId"]]
+                ax.annotate("", (x2, y2), (x, y), arrowprops={"arrowstyle": "->", "color": "0.35",
+                                                             "shrinkA": 14, "shrinkB": 14})
+                ax.annotate(f"{count} x {avg:.1f} ms", ((x + x2) / 2, (y + y2) / 2), xytext=(0, 6),
+                            textcoords="offset points", ha="center", fontsize="x-small", color="0.25")
+        for i, (ref, service) in enumerate(sorted(by_ref.items(), key=lambda kv: place[kv[0]])):
+            x, y = place[ref]
+            faults = ((service.get("SummaryStatistics") or {}).get("FaultStatistics") or {}).get("TotalCount", 0)
+            ax.plot([x], [y], linestyle="none", marker=MARKERS[i % len(MARKERS)], markersize=16,
+                    color=colors[i % len(colors)], markeredgecolor="0.2")
+            text = "client" if service.get("Type") == "client" else f"{service.get('Name')}\n{service.get('Type')}"
+            ax.annotate(text + (f"\n{faults} faults" if faults else ""), (x, y), xytext=(0, -14),
+                        textcoords="offset points", ha="center", va="top", fontsize="x-small")
+        ax.set_xlim(-0.6, max(depth.values()) + 0.6)  # room for the labels under the outer nodes
+        low = min(y for _, y in place.values())
+        ax.set_ylim(low - 0.8, 0.5)
+        ax.set_axis_off()
+        ax.set_title("service map: who called whom, how often, how fast")
+    return fig

@@ -23,6 +23,15 @@ def queue():
     return make
 
 
+@pytest.fixture(scope="module", autouse=True)
+def role_may_deliver(lab):
+    """As on AWS, the execution role may send to the DLQs and destinations these tests set."""
+    lab.allow("AmazonSQSFullAccess", "AmazonSNSFullAccess", "AmazonS3FullAccess", "AWSLambdaRole")
+    boto3.client("iam").put_role_policy(RoleName=lab.role_arn.split("/")[-1], PolicyName="put-events",
+                                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                            "Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}]}))
+
+
 def drain(url, expect):
     sqs = boto3.client("sqs")
     messages = []

@@ -47,7 +47,8 @@ def test_the_solution_passes(setup, capsys):
 
 
 def test_an_on_failure_destination_passes_too(setup, capsys):
-    _, lam, sqs = setup
+    lab, lam, sqs = setup
+    lab.allow("AmazonSQSFullAccess")  # as on AWS, before the role may send there
     _, arn = queue(sqs, "failed-orders")
     lam.put_function_event_invoke_config(FunctionName="process-order",
                                          DestinationConfig={"OnFailure": {"Destination": arn}})
@@ -56,7 +57,8 @@ def test_an_on_failure_destination_passes_too(setup, capsys):
 
 
 def test_the_check_leaves_other_messages_in_the_queue(setup):
-    _, lam, sqs = setup
+    lab, lam, sqs = setup
+    lab.allow("AmazonSQSFullAccess")  # as on AWS, before the role may send there
     url, arn = queue(sqs)
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"order_id": "kept"}))
     lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": arn})
@@ -71,7 +73,8 @@ def test_doing_nothing_fails(setup):
 
 
 def test_a_dlq_on_the_wrong_function_is_named(setup):
-    _, lam, sqs = setup
+    lab, lam, sqs = setup
+    lab.allow("AmazonSQSFullAccess")  # as on AWS, before the role may send there
     _, arn = queue(sqs)
     lam.update_function_configuration(FunctionName="send-receipt", DeadLetterConfig={"TargetArn": arn})
     with pytest.raises(CheckFailed, match="set on 'send-receipt', not on 'process-order'"):
@@ -79,7 +82,8 @@ def test_a_dlq_on_the_wrong_function_is_named(setup):
 
 
 def test_on_success_instead_of_on_failure_is_named(setup):
-    _, lam, sqs = setup
+    lab, lam, sqs = setup
+    lab.allow("AmazonSQSFullAccess")  # as on AWS, before the role may send there
     _, arn = queue(sqs)
     lam.put_function_event_invoke_config(FunctionName="process-order",
                                          DestinationConfig={"OnSuccess": {"Destination": arn}})
@@ -88,7 +92,8 @@ def test_on_success_instead_of_on_failure_is_named(setup):
 
 
 def test_a_queue_that_does_not_exist_is_named(setup):
-    _, lam, _ = setup
+    lab, lam, _ = setup
+    lab.allow("AmazonSQSFullAccess")  # as on AWS, before the role may send there
     lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={
         "TargetArn": "arn:aws:sqs:us-east-1:123456789012:process-order-dlq"})
     with pytest.raises(CheckFailed, match="which does not exist"):
@@ -96,7 +101,8 @@ def test_a_queue_that_does_not_exist_is_named(setup):
 
 
 def test_an_sns_topic_is_not_what_the_exercise_asks(setup):
-    _, lam, _ = setup
+    lab, lam, _ = setup
+    lab.allow("AmazonSNSFullAccess")  # as on AWS, before the role may send there
     topic = boto3.client("sns").create_topic(Name="failed-orders")["TopicArn"]
     lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": topic})
     with pytest.raises(CheckFailed, match="asks for an SQS queue"):
@@ -104,9 +110,26 @@ def test_an_sns_topic_is_not_what_the_exercise_asks(setup):
 
 
 def test_changed_code_that_no_longer_fails_is_caught(setup):
-    _, lam, sqs = setup
+    lab, lam, sqs = setup
+    lab.allow("AmazonSQSFullAccess")  # as on AWS, before the role may send there
     _, arn = queue(sqs)
     lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": arn})
     lam.update_function_code(FunctionName="process-order", ZipFile=lambda_lab.zip_source(RECEIPT))
     with pytest.raises(CheckFailed, match="did not fail"):
         checks.ex_04_dead_letter("process-order")
+
+
+def test_forgetting_the_permission_is_refused_and_the_check_gives_no_solution_away(setup):
+    _, lam, sqs = setup
+    _, arn = queue(sqs)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException,
+                       match="The provided execution role does not have permissions to call SendMessage on SQS"):
+        lam.update_function_configuration(FunctionName="process-order", DeadLetterConfig={"TargetArn": arn})
+    with pytest.raises(CheckFailed, match="no dead-letter queue and no OnFailure destination") as failed:
+        checks.ex_04_dead_letter("process-order")
+    from pathlib import Path
+
+    notebook = Path(__file__).parents[1] / "solutions" / "04_invocation_types_sol_01.ipynb"
+    solution = [c for c in json.loads(notebook.read_text())["cells"] if "solution" in c["metadata"].get("tags", [])]
+    for line in "".join(solution[0]["source"]).splitlines()[1:]:  # the code lines of the solution cell
+        assert not line.strip() or line.strip() not in str(failed.value), line

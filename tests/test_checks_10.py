@@ -151,7 +151,19 @@ def test_on_success_instead_of_on_failure(ex):
 def test_a_destination_the_role_cannot_send_to(ex):
     allow_s3(ex)
     notify(ex)
-    on_failure(ex)  # the local lab accepts this; AWS would refuse it
+    with pytest.raises(ex["lam"].exceptions.InvalidParameterValueException,
+                       match="execution role does not have permissions to call SendMessage on SQS"):
+        on_failure(ex)  # refused when it is set, as AWS does
+    with pytest.raises(CheckFailed, match="no OnFailure destination"):
+        ex_10_upload_pipeline()
+
+
+def test_a_send_permission_revoked_after_the_destination_is_named(ex):
+    allow_s3(ex)
+    notify(ex)
+    allow_send(ex)
+    on_failure(ex)
+    ex["iam"].delete_role_policy(RoleName=ex["role_name"], PolicyName="send-upload-failures")
     with pytest.raises(CheckFailed, match="as the function's execution role.*sqs:SendMessage"):
         ex_10_upload_pipeline()
 

@@ -1,5 +1,6 @@
 """Every error in the reference's table, with AWS's errorType, message shape and stack trace."""
 
+import json
 import re
 
 import pytest
@@ -106,3 +107,18 @@ def test_out_of_memory_kills_the_environment(lam, make_function):
     assert re.fullmatch(r"RequestId: \S+ Error: Runtime exited with error: signal: killed", error["errorMessage"])
     assert "\tStatus: error\tError Type: Runtime.OutOfMemory" in log
     assert "Max Memory Used: 128 MB" in log or re.search(r"Max Memory Used: 1[2-9]\d MB", log)
+
+
+def test_import_errors_answer_as_such_when_many_start_at_once(lab, lam, make_function):
+    """A module that fails to import ends its worker at once; on a busy machine the lab may read the worker's
+    first frame only after that, and must still answer Runtime.ImportModuleError, not Runtime.ExitError."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [make_function({"elsewhere/app.py": "def handler(e, c):\n    return 1\n"}) for _ in range(24)]
+
+    def error_type(name):
+        response = lam.invoke(FunctionName=name, Payload=b"{}")
+        return json.loads(response["Payload"].read())["errorType"]
+
+    with ThreadPoolExecutor(24) as pool:
+        assert set(pool.map(error_type, names)) == {"Runtime.ImportModuleError"}

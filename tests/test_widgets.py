@@ -275,6 +275,7 @@ def test_async_timeline_chart_shows_retries_and_endings(lab, lam, make_function)
     sqs = boto3.client("sqs")
     url = sqs.create_queue(QueueName="timeline-dlq")["QueueUrl"]
     dlq = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lab.allow("AmazonSQSFullAccess")  # as on AWS, the role may send to the DLQ before it is set
     lam.update_function_configuration(FunctionName=failing, DeadLetterConfig={"TargetArn": dlq})
     speed, lab.clock.speed = lab.clock.speed, 1e-6  # lab time moves only when wait_for_async jumps it: exact gaps
     try:

@@ -235,9 +235,9 @@ def _diagnose_failure_link(lam, sqs, function_name, config, record, lab, bad_key
     role = config["Role"]
     require(_role_allows(role, "sqs:SendMessage"),
             f"Broken link: failures. Lambda sends the failure record *as the function's execution role*, and "
-            f"{role.split('/')[-1]} may not call sqs:SendMessage. On AWS put_function_event_invoke_config refuses "
-            "the destination ('InvalidParameterValueException: The destination ARN ... is invalid'); the local lab "
-            "does not check this, so the check does. Allow it: lab.allow('AmazonSQSFullAccess'), or better an "
+            f"{role.split('/')[-1]} may not call sqs:SendMessage (any more: put_function_event_invoke_config "
+            "refuses a destination the role cannot send to, but a permission removed later only shows when a "
+            "record is lost). Allow it: lab.allow('AmazonSQSFullAccess'), or better an "
             "inline policy (iam.put_role_policy) allowing sqs:SendMessage on the queue's ARN.")
     if record is None and lab is not None:
         mine = [e for e in lab.async_events if e.function_name == function_name and bad_key in e.payload.decode()]

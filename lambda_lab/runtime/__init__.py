@@ -2,7 +2,7 @@
 
 from ._engine import Runtime, RuntimeVersionWarning
 from ._model import billed_duration_ms, cpu_share, modelled_duration_ms
-from ._types import CodeArchive, FunctionConfig, InvokeRequest, InvokeResult
+from ._types import CodeArchive, FunctionConfig, InvokeRequest, InvokeResult, LogConfig
 
 __all__ = ["Runtime", "RuntimeVersionWarning", "CodeArchive", "FunctionConfig", "InvokeRequest", "InvokeResult",
-           "billed_duration_ms", "cpu_share", "modelled_duration_ms"]
+           "LogConfig", "billed_duration_ms", "cpu_share", "modelled_duration_ms"]

@@ -180,10 +180,45 @@ for (const [name, value] of [['stdout', stdout], ['stderr', stderr], ['stdin', R
 // console.*: `<ISO time>\t<request id>\t<LEVEL>\t<util.format(...)>`, one event per call (LogPatch.js).
 const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
 
+// LoggingConfig LogFormat=JSON: each console call is one JSON object (LogPatch.js formatJsonMessage)
+const JSON_LOGS = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+
 function logLine(level, message, ...params) {
   // Before the first invocation the classic client prints "undefined", the modern one "-".
   const id = globalThis[REQUEST_ID] ?? (MODERN ? '-' : undefined);
+  if (JSON_LOGS) {
+    addLog(jsonLine(id, new Date().toISOString(), level, message, ...params).replace(/\n/g, '\r'));
+    return;
+  }
   addLog(`${new Date().toISOString()}\t${id}\t${level}\t${util.format(message, ...params)}`);
+}
+
+function jsonErrorReplacer(_key, value) {
+  if (!(value instanceof Error)) return value;
+  return Object.assign({ errorType: value?.constructor?.name ?? 'UnknownError', errorMessage: shown(value.message),
+                         stackTrace: typeof value.stack === 'string' ? shown(value.stack).split('\n') : value.stack },
+                       value);
+}
+
+function jsonLine(requestId, timestamp, level, ...messageParams) {
+  const result = { timestamp, level, requestId };
+  if (messageParams.length === 1) {
+    result.message = messageParams[0];
+    try {
+      return JSON.stringify(result, jsonErrorReplacer);
+    } catch {
+      result.message = util.format(result.message);
+      return JSON.stringify(result);
+    }
+  }
+  result.message = shown(util.format(...messageParams));
+  const error = messageParams.find((param) => param instanceof Error);
+  if (error) {
+    result.errorType = error?.constructor?.name ?? 'UnknownError';
+    result.errorMessage = error.message;
+    result.stackTrace = typeof error.stack === 'string' ? shown(error.stack).split('\n') : [];
+  }
+  return JSON.stringify(result);
 }
 
 function patchConsole() {
@@ -273,9 +308,10 @@ function formatted(error) {
   }
 }
 
-function logError(message, error) { // structuredConsole.logError, text format
+function logError(message, error) { // structuredConsole.logError
   const asError = error instanceof Error ? error : new Error(MODERN ? String(error) : error);
-  console.error(message, formatted(asError));
+  if (JSON_LOGS) console.error(asError); // the JSON format logs the error object alone
+  else console.error(message, formatted(asError));
 }
 
 function serialize(result) {
@@ -417,7 +453,9 @@ function nextInvocation() {
   current = { id: request.request_id, wall0: performance.now(), cpu0: process.cpuUsage(), answer: null };
   streaming = true;
   globalThis[REQUEST_ID] = request.request_id;
-  delete process.env._X_AMZN_TRACE_ID; // no trace header here (InvokeContext._forwardXRay)
+  // as InvokeContext._forwardXRay: this invocation's trace header, or none
+  if (request.trace_header) process.env._X_AMZN_TRACE_ID = request.trace_header;
+  else delete process.env._X_AMZN_TRACE_ID;
   return [request, body.length ? JSON.parse(body.toString()) : {}];
 }
 

@@ -139,11 +139,60 @@ class _LambdaLogHandler(logging.Handler):
 
     def emit(self, record):
         try:
+            if _JSON_LOGS:
+                _log.add(_json_record(record))
+                return
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             text = self.format(record)
             _log.add(f"[{record.levelname}]\t{stamp}.{int(record.msecs):03d}Z\t{_current_request_id}\t{text}")
         except Exception:
             self.handleError(record)
+
+
+# LoggingConfig LogFormat=JSON: the runtime writes `logging` records as JSON objects (awslambdaric's JsonFormatter)
+_JSON_LOGS = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+_current_tenant_id = None
+_path_map = None  # set in main(): stack traces show /var/task paths, as on Lambda
+# LogRecord attributes that are not the caller's `extra` fields
+_RESERVED_FIELDS = {"name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info",
+                    "exc_text", "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread",
+                    "threadName", "processName", "process", "aws_request_id", "tenant_id", "_frame_type"}
+
+
+def _json_record(record):
+    """One `logging` record as Lambda's Python runtime writes it in JSON mode."""
+    record.levelno = min(50, max(0, record.levelno)) // 10 * 10  # the runtime reports the standard level names
+    record.levelname = logging.getLevelName(record.levelno)
+    record.aws_request_id, record.tenant_id = _current_request_id, _current_tenant_id
+    created = time.gmtime(record.created)
+    exc = record.exc_info
+    result = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", created) + f".{int(record.msecs):03d}Z",
+        "level": record.levelname,
+        "message": record.getMessage(),
+        "logger": record.name,
+        "stackTrace": _json_stack(exc[2]) if exc else None,
+        "errorType": exc[0].__name__ if exc else None,
+        "errorMessage": str(exc[1]) if exc else None,
+        "requestId": record.aws_request_id,
+        "location": f"{_shown_path(record.pathname)}:{record.funcName}:{record.lineno}" if exc else None,
+    }
+    if record.tenant_id is not None:
+        result["tenantId"] = record.tenant_id
+    result.update((key, value) for key, value in record.__dict__.items()
+                  if key not in _RESERVED_FIELDS and key not in result)
+    return json.dumps({k: v for k, v in result.items() if v is not None}, ensure_ascii=False)
+
+
+def _shown_path(path):
+    return _path_map(path) if _path_map else path
+
+
+def _json_stack(tb):
+    frames = traceback.extract_tb(tb)
+    for frame in frames:
+        frame.filename = _shown_path(frame.filename)
+    return traceback.format_list(frames)
 
 
 class _ProvidedModulesOnly(importlib.abc.MetaPathFinder):
@@ -167,11 +216,30 @@ class CognitoIdentity:
     cognito_identity_pool_id = None
 
 
+def _from_dict(cls, data):
+    """An object with cls's slots set from data's keys (None where absent), as awslambdaric builds it."""
+    if not isinstance(data, dict):  # None stays None; a malformed value stays as the caller sent it
+        return data
+    obj = cls()
+    for field in cls.__slots__:
+        setattr(obj, field, data.get(field))
+    return obj
+
+
+class Client:
+    __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"]
+
+    def __repr__(self):
+        return (f"Client([installation_id={self.installation_id},app_title={self.app_title},"
+                f"app_version_name={self.app_version_name},app_version_code={self.app_version_code},"
+                f"app_package_name={self.app_package_name}])")
+
+
 class ClientContext:
-    def __init__(self, data):
-        self.client = data.get("client")
-        self.custom = data.get("custom")
-        self.env = data.get("env")
+    __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
 
 
 class LambdaContext:
@@ -188,7 +256,11 @@ class LambdaContext:
         self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
         self.identity = CognitoIdentity()
         cc = request.get("client_context")
-        self.client_context = ClientContext(cc) if cc is not None else None
+        if isinstance(cc, dict):
+            cc = {k: v for k, v in cc.items() if k != "w3c"}  # the runtime strips trace context from it
+        self.client_context = _from_dict(ClientContext, cc)
+        if self.client_context is not None:
+            self.client_context.client = _from_dict(Client, self.client_context.client)
         self.tenant_id = request.get("tenant_id")
 
     def get_remaining_time_in_millis(self):
@@ -258,6 +330,10 @@ def _error_object(error_type, message, request_id, stack):
 
 
 def _log_error(error):
+    if _JSON_LOGS:  # the runtime's JSON error line: a timestamp without milliseconds, then the error object
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        _log.add(json.dumps({"timestamp": stamp, "level": "ERROR", **error}, ensure_ascii=False))
+        return
     lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}", "Traceback (most recent call last):"]
     _log.add("\n".join(lines + [s.rstrip("\n") for s in error["stackTrace"]]))
 
@@ -313,8 +389,16 @@ def _stream_logs(channel):
                 return
 
 
+def _set_trace_header(header):
+    """_X_AMZN_TRACE_ID for this invocation, as awslambdaric's update_xray_env_variable sets it."""
+    if header:
+        os.environ["_X_AMZN_TRACE_ID"] = header
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+
+
 def main():
-    global _current_request_id, _worker_pid
+    global _current_request_id, _current_tenant_id, _worker_pid, _path_map
     if FD_VARIABLE in os.environ:  # this process stays the environment's supervisor; the fork goes on
         supervise()
         _worker_pid = os.getpid()
@@ -328,11 +412,15 @@ def main():
     sys.stdin = open(os.devnull)
     root = logging.getLogger()
     root.addHandler(_LambdaLogHandler())
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = {"TRACE": "DEBUG"}.get(level, level)
+    if level in logging._nameToLevel:  # ApplicationLogLevel sets the root logger's level, as in the runtime
+        root.setLevel(level)
     package_paths = [task_root] + list(layer_dirs)
     sys.path[:0] = package_paths
     if isolate:
         sys.meta_path.insert(0, _ProvidedModulesOnly(package_paths))
-    path_map = _PathMap(task_root, layer_dirs)
+    _path_map = path_map = _PathMap(task_root, layer_dirs)
 
     handler, missing = None, None
     try:
@@ -361,7 +449,9 @@ def main():
             return
         request, body = frame
         _current_request_id = request["request_id"]
+        _current_tenant_id = request.get("tenant_id")
         _log.begin(_current_request_id)
+        _set_trace_header(request.get("trace_header"))
         context = LambdaContext(request)
         wall0, cpu0, wait0 = time.perf_counter(), time.process_time(), _runqueue_wait_ms()
         error = None
@@ -372,7 +462,7 @@ def main():
             result = handler(event, context)
             try:
                 payload = json.dumps(result, cls=_Encoder).encode()
-            except (TypeError, ValueError) as e:
+            except Exception as e:  # as awslambdaric: any failure to encode, RecursionError included
                 raise _Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
         except _Fault as fault:
             error = _error_object(fault.error_type, fault.message, _current_request_id, [])

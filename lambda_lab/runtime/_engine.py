@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
-from . import _report
+from . import _json_logs, _report
 from ._environment import ExecutionEnvironment, Outcome, UnsupportedRuntime
 from ._model import billed_duration_ms, modelled_duration_ms
 from ._supervisor import harden_host_process
@@ -42,8 +42,12 @@ class Runtime:
 
     def __init__(self, sdk_env: dict[str, str] | None = None, log_sink: LogSink | None = None,
                  idle_timeout_s: float = 600.0, max_environments: int = 64, isolate_imports: bool = True,
-                 warn_python_version: bool = True) -> None:
+                 warn_python_version: bool = True,
+                 credentials_for: Callable[[FunctionConfig], dict[str, str]] | None = None) -> None:
         self.sdk_env = dict(sdk_env or {})
+        self.credentials_for = credentials_for  # an environment's own credentials, asked for at its start
+        # the service's X-Ray daemon variables for a new environment ({} while no daemon runs); None: none
+        self.tracing_env: Callable[[FunctionConfig], dict[str, str]] | None = None
         self.log_sink = log_sink
         self.idle_timeout_s = idle_timeout_s
         self.max_environments = max_environments
@@ -77,8 +81,11 @@ class Runtime:
                 init_events, outcome.events = outcome.events or [], []
                 if outcome.kind != "result":
                     return self._finish(config, request, env, outcome, init_ms, init_events, started_at)
+            invoked_at = time.time()
             outcome = env.invoke(request, config.timeout_s * 1000)
-            return self._finish(config, request, env, outcome, init_ms, init_events, started_at)
+            result = self._finish(config, request, env, outcome, init_ms, init_events, started_at)
+            result.invoked_at = invoked_at
+            return result
         except BaseException:
             # e.g. KeyboardInterrupt while waiting: the worker's answer is unread, so the environment
             # cannot serve another request; _release closes it.
@@ -202,6 +209,8 @@ class Runtime:
         env = {k: os.environ[k] for k in _HOST_VARS if k in os.environ}
         env.update(dict(config.environment))
         env.update(self.sdk_env)
+        if self.credentials_for is not None:
+            env.update(self.credentials_for(config))
         env.update({
             "_HANDLER": config.handler,
             "AWS_REGION": config.region,
@@ -216,6 +225,11 @@ class Runtime:
             "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
             "TZ": dict(config.environment).get("TZ", ":UTC"),
         })
+        if config.logging.log_format == "JSON":  # what the runtimes (and Powertools) read to log as Lambda asks
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = config.logging.application_level or "INFO"
+        if self.tracing_env is not None:
+            env.update(self.tracing_env(config))
         return env
 
     def _warn_python_version(self, runtime: str) -> None:
@@ -261,12 +275,19 @@ class Runtime:
         billed = billed_duration_ms(duration, init_ms)
         max_mb = -(-outcome.peak_kb // 1024)
         report = _report.report_line(rid, duration, billed, config.memory_mb, max_mb, init_ms, status, report_error)
-        lines = []
-        if init_ms is not None:
-            lines.append([int(started_at * 1000), f"INIT_START Runtime Version: {config.runtime}.lambda-lab"])
-            lines += init_events
-        lines += [[int(started_at * 1000), _report.start_line(rid, config.version)], *events,
-                  [now_ms, _report.end_line(rid)], [now_ms, report]]
+        init_line = _report.init_start_line(config.runtime, config.region) if init_ms is not None else ""
+        if config.logging.log_format == "JSON":
+            json_status = status or ("failure" if error_type else "success")
+            lines = _json_logs.invocation_lines(config, rid, int(started_at * 1000), now_ms, init_ms, init_events,
+                                                events, duration, billed, max_mb, json_status, report_error,
+                                                init_line, len(payload or b"") if status is None else 0)
+        else:
+            lines = []
+            if init_ms is not None:
+                lines.append([int(started_at * 1000), init_line])
+                lines += init_events
+            lines += [[int(started_at * 1000), _report.start_line(rid, config.version)], *events,
+                      [now_ms, _report.end_line(rid)], [now_ms, report]]
         if self.log_sink is not None:
             self.log_sink(config, env.stream_name, lines)
         return InvokeResult(

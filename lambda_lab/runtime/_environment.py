@@ -181,7 +181,8 @@ class ExecutionEnvironment:
         self._watchdog.watch(id(self), watch)
         header = {"request_id": request.request_id, "remaining_ms": remaining_ms,
                   "invoked_function_arn": request.invoked_function_arn,
-                  "client_context": request.client_context, "tenant_id": request.tenant_id}
+                  "client_context": request.client_context, "tenant_id": request.tenant_id,
+                  "trace_header": request.trace_header}
         streamed: list = []
         try:
             write_frame(self.proc.stdin, header, request.payload)
@@ -230,7 +231,12 @@ class ExecutionEnvironment:
         frame = self._next_frame("init")
         try:
             if frame is not None and frame[0].get("kind") == "hello":
-                self._ps = psutil.Process(int(frame[0]["pid"]))
+                try:
+                    self._ps = psutil.Process(int(frame[0]["pid"]))
+                except psutil.NoSuchProcess:
+                    # the worker already ended (a module that failed to import, on a busy machine): its frames
+                    # are still in the pipe, and the supervisor (our child, not yet reaped) stands in for it
+                    self._ps = psutil.Process(self.proc.pid)
                 return True
         except (psutil.Error, KeyError, TypeError, ValueError):
             pass

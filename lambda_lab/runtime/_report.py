@@ -10,6 +10,25 @@ _SIGNAL_NAMES = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGABRT"
 _WINDOWS_CRASH = {0xC0000005: "segmentation fault", 0xC00000FD: "segmentation fault"}
 
 
+# Lambda's runtime version per runtime (runtime management): fixed here, as one version of each runtime.
+# python:3.13.v14 and its id are the example in AWS's "Identifying Lambda runtime version changes"; the
+# other ids are stand-ins of the same form (64 hex digits).
+_RUNTIME_VERSIONS = {
+    "python3.12": ("python:3.12.v38", "7e4008d4b1753e8b8c8c55cc8659a589ecb5b87b5091f0ef2e64ec8033525568"),
+    "python3.13": ("python:3.13.v14", "7b620fc2e66107a1046b140b9d320295811af3ad5d4c6a011fad1fa65127e9e6"),
+    "python3.14": ("python:3.14.v7", "ac9b8a7485fcd7add2be5a710d925148c8299ab034397e9f7f0ec6ed6f7b829b"),
+    "nodejs20.x": ("nodejs:20.v48", "1f5892377bea9f481f3e542568e8b74147a92584015c71b0199f1db2bc231a23"),
+    "nodejs22.x": ("nodejs:22.v40", "9e3062be099944347cad29dd009feaa6bcfa116a4c80a6c7a38150236eee7d96"),
+    "nodejs24.x": ("nodejs:24.v10", "e8fbae957685b11d45dccee49feb25b1eb75f6610daae0edb2e73d6c88d2c8de"),
+}
+
+
+def init_start_line(runtime: str, region: str) -> str:
+    """The INIT_START line Lambda writes when it starts an execution environment."""
+    label, version_id = _RUNTIME_VERSIONS.get(runtime, _RUNTIME_VERSIONS["python3.13"])
+    return f"INIT_START Runtime Version: {label}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{version_id}"
+
+
 def start_line(request_id: str, version: str) -> str:
     return f"START RequestId: {request_id} Version: {version}"
 

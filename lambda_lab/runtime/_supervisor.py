@@ -32,7 +32,7 @@ import struct
 import sys
 import time
 
-__all__ = ["FD_VARIABLE", "harden_host_process", "prctl", "supervise"]
+__all__ = ["FD_VARIABLE", "descendants", "harden_host_process", "prctl", "supervise"]
 
 FD_VARIABLE = "_LAMBDA_LAB_SUPERVISOR_FD"  # the lab's pipe, by number; popped before the worker starts
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 1, 4, 36
@@ -143,7 +143,7 @@ def _watch(worker, death_fd, lab):
 def _kill_tree(worker, status):
     """SIGKILL every descendant until none is left; return the worker's wait status."""
     while True:
-        for pid in _descendants(os.getpid()):
+        for pid in descendants(os.getpid()):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -164,7 +164,7 @@ def _kill_tree(worker, status):
         time.sleep(0.002)
 
 
-def _descendants(root):
+def descendants(root):
     """Every descendant of `root`, from /proc (Linux); empty elsewhere."""
     found, stack = [], [root]
     while stack:

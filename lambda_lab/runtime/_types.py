@@ -14,6 +14,16 @@ class CodeArchive:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """A function's LoggingConfig as the runtime applies it; levels are None in Text format."""
+
+    log_format: str = "Text"  # Text | JSON
+    application_level: str | None = None  # TRACE | DEBUG | INFO | WARN | ERROR | FATAL
+    system_level: str | None = None  # DEBUG | INFO | WARN
+    log_group: str | None = None  # None: /aws/lambda/<function name>
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """Everything an execution environment is built from; a change in any field means new environments."""
 
@@ -30,10 +40,13 @@ class FunctionConfig:
     account_id: str = "123456789012"
     architecture: str = "x86_64"
     ephemeral_mb: int = 512
+    role: str = ""  # the execution role: its session's credentials are the environment's
+    logging: LogConfig = LogConfig()
+    tracing: str = "PassThrough"  # TracingConfig Mode: Active | PassThrough
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
+        return self.logging.log_group or f"/aws/lambda/{self.function_name}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,7 @@ class InvokeRequest:
     invoked_function_arn: str
     client_context: dict | None = None
     tenant_id: str | None = None
+    trace_header: str | None = None  # _X_AMZN_TRACE_ID for this invocation (Root=...;Parent=...;Sampled=...)
 
 
 @dataclass
@@ -70,6 +84,7 @@ class InvokeResult:
     cpu_ms: float  # measured on this machine
     started_at: float  # epoch seconds
     architecture: str = "x86_64"
+    invoked_at: float | None = None  # epoch seconds the event went to the worker (after init on a cold start)
 
     @property
     def failed(self) -> bool:

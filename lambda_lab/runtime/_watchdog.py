@@ -21,6 +21,7 @@ from typing import Callable
 import psutil
 
 from ._model import modelled_duration_ms
+from ._supervisor import descendants
 
 POLL_S = 0.005
 TREE_POLL_S = 0.1
@@ -124,22 +125,7 @@ def tree_bytes(root: int) -> int:
 
 def _descendants(root: int) -> list[int]:
     if os.path.isdir(f"/proc/{root}/task"):
-        found, stack = [], [root]
-        while stack:
-            parent = stack.pop()
-            try:
-                tasks = os.listdir(f"/proc/{parent}/task")
-            except OSError:
-                continue
-            for task in tasks:
-                try:
-                    with open(f"/proc/{parent}/task/{task}/children", "rb") as children:
-                        pids = [int(p) for p in children.read().split()]
-                except (OSError, ValueError):
-                    continue
-                found += pids
-                stack += pids
-        return found
+        return descendants(root)  # the supervisor's own walk: /proc children files, cheap and exact
     try:
         return [p.pid for p in psutil.Process(root).children(recursive=True)]
     except psutil.Error:

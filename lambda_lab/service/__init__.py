@@ -2,9 +2,10 @@
 
 from ._moto import (MOTO_VERSION, install as attach, provide_managed_policies, uninstall as detach,
                     warm_imports, write_log)
+from ._credentials import ExecutionCredentials
 from ._endpoint import LoopbackEndpoint, generate_credentials
 from ._errors import ServiceError
 from ._invoke import Invocation, LambdaService
 
 __all__ = ["MOTO_VERSION", "attach", "detach", "provide_managed_policies", "warm_imports", "write_log", "LoopbackEndpoint",
-           "generate_credentials", "ServiceError", "Invocation", "LambdaService"]
+           "ExecutionCredentials", "generate_credentials", "ServiceError", "Invocation", "LambdaService"]

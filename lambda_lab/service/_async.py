@@ -69,6 +69,7 @@ class AsyncQueue:
                request_id: str) -> AsyncEvent:
         event = AsyncEvent(request_id, target.function_name, target.qualifier, payload, self.clock.now())
         self.events.append(event)
+        self.service.metrics.count("AsyncEventsReceived", target, event.received_at)
         with self._cond:
             self._outstanding += 1
         self._start(event, target, version, context)
@@ -121,6 +122,8 @@ class AsyncQueue:
         now = self.clock.now()
         if now - event.received_at > max_age:
             return self._finish(event, target, version, "EventAgeExceeded", None, config)
+        # the time the event waited in the queue, retries and throttles included
+        self.service.metrics.count("AsyncEventAge", target, now, (now - event.received_at) * 1000, "Milliseconds")
         try:
             result = self.service.run(target, version, event.payload, context, "Event", event.request_id)
         except ServiceError as error:
@@ -163,9 +166,20 @@ class AsyncQueue:
                 self._deliver(event, "DeadLetter", dlq, lambda: _deliver.send_to_dead_letter(
                     dlq, event.payload, event.request_id, status, message))
         event.outcome = condition
+        self._count_outcome(event, target, condition)
         with self._cond:
             self._outstanding -= 1
             self._cond.notify_all()
+
+    def _count_outcome(self, event: AsyncEvent, target: Target, condition: str) -> None:
+        """AsyncEventsDropped (a DLQ or destination copy or not), DeadLetterErrors, DestinationDeliveryFailures."""
+        now = self.clock.now()
+        if condition != "Success":
+            self.service.metrics.count("AsyncEventsDropped", target, now)
+        for kind, _, outcome in event.deliveries:
+            if outcome != "ok":
+                self.service.metrics.count("DeadLetterErrors" if kind == "DeadLetter" else
+                                           "DestinationDeliveryFailures", target, now)
 
     @staticmethod
     def _deliver(event: AsyncEvent, kind: str, arn: str, send) -> None:

@@ -80,11 +80,12 @@ class FrontDoor:
     `url_needs_invoke_function` (the rule for function URLs created since October 2025) a public function URL
     needs lambda:InvokeFunction as well as lambda:InvokeFunctionUrl. AuthType AWS_IAM URLs (and AWS_IAM
     methods or routes) accept requests SigV4-signed with `credentials` (default: this process's boto3
-    credentials, which is the lab's) and refuse all others, as AWS refuses an unknown signer.
+    credentials, which is the lab's; a list, or a function returning the current list) and refuse all others,
+    as AWS refuses an unknown signer.
     """
 
     def __init__(self, integration_timeout: float | None = None, *, port: int = 0,
-                 url_needs_invoke_function: bool = True, credentials: list | None = None) -> None:
+                 url_needs_invoke_function: bool = True, credentials=None) -> None:
         self.integration_timeout = integration_timeout
         self.url_needs_invoke_function = url_needs_invoke_function
         self.refusals: deque[Refusal] = deque(maxlen=1000)
@@ -369,6 +370,8 @@ class FrontDoor:
 
     def _credentials(self) -> list[tuple]:
         given = self._given_credentials
+        if callable(given):  # a list that grows: each function's execution-role session signs too
+            given = given()
         if given is None:
             found = boto3.Session().get_credentials()
             given = [found.get_frozen_credentials()] if found else []

@@ -15,10 +15,13 @@ from dataclasses import dataclass, replace
 from ..runtime import FunctionConfig, InvokeRequest, InvokeResult, Runtime
 from ._async import AsyncQueue
 from ._clock import LabClock
+from . import _recursion as recursion
 from ._errors import ServiceError
 from ._event_config import EventConfigStore
 from ._mappings import MappingEngine
+from ._metrics import LambdaMetrics
 from ._target import Alias, Target  # noqa: F401  (Alias: the bridge builds targets with it)
+from ._xray import Tracer
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6,291,456 bytes, request and response
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in 2025
@@ -63,6 +66,7 @@ class LambdaService:
                  account_concurrency: int = ACCOUNT_CONCURRENCY) -> None:
         self.runtime = runtime
         self.account_concurrency = account_concurrency
+        recursion.reset()
         self.history: deque[Invocation] = deque(maxlen=HISTORY_LIMIT)
         self._whole_logs: deque[Invocation] = deque()  # entries still holding their whole log, oldest first
         self._log_chars = 0
@@ -75,11 +79,15 @@ class LambdaService:
         self.event_configs = EventConfigStore()
         self.queue = AsyncQueue(self, self.clock)
         self.mappings = MappingEngine(self, self.clock)
+        self.metrics = LambdaMetrics(self.clock)  # AWS/Lambda datapoints, published off the hot path
         self.refusals: deque[dict] = deque(maxlen=1000)
+        self.tracer = Tracer()  # X-Ray: trace headers, Lambda's segments, the daemon handler code sends to
+        runtime.tracing_env = self.tracer.environment
 
     # -- the API -------------------------------------------------------------------------------
     def invoke(self, target: Target, payload: bytes, invocation_type: str = "RequestResponse",
-               log_type: str | None = None, client_context: str | None = None) -> Reply:
+               log_type: str | None = None, client_context: str | None = None,
+               trace_header: str | None = None) -> Reply:
         """Answer an Invoke call: (status, headers, body) as Lambda's HTTP API would."""
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             raise ServiceError("InvalidParameterValueException",
@@ -95,9 +103,12 @@ class LambdaService:
             return Reply(204, {}, b"")
         version = self.route(target)
         if invocation_type == "Event":
-            event = self.queue.submit(target, version, payload, context, self.new_request_id())
+            request_id = self.new_request_id()
+            recursion.adopt(request_id)  # every attempt of this event keeps its place in a recursive chain
+            # AWS passes ClientContext to synchronous invocations only
+            event = self.queue.submit(target, version, payload, None, request_id)
             return Reply(202, {"x-amzn-RequestId": event.request_id}, b"")
-        result = self.run(target, version, payload, context, "RequestResponse")
+        result = self.run(target, version, payload, context, "RequestResponse", trace_header=trace_header)
         headers = {"X-Amz-Executed-Version": version}
         body = result.payload
         if len(body) > SYNC_PAYLOAD_LIMIT:
@@ -127,23 +138,37 @@ class LambdaService:
             return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     def run(self, target: Target, version: str, payload: bytes, client_context: dict | None,
-            invocation_type: str, request_id: str | None = None) -> InvokeResult:
-        """Run one invocation of `version` under the function's concurrency limits."""
+            invocation_type: str, request_id: str | None = None, trace_header: str | None = None) -> InvokeResult:
+        """Run one invocation of `version` under the function's concurrency limits (`trace_header`: the caller's)."""
         request_id = request_id or self.new_request_id()
         record = Invocation(target.function_name, target.qualifier, version, invocation_type, request_id,
                             time.time())
+        at = self.clock.now()
         try:
             self._enter(target)
         except ServiceError as throttled:
             record.throttle_reason = throttled.fields.get("Reason")
             self._remember(record)
+            self.metrics.throttled(target, version, at)
             raise
+        # concurrency as this call starts (read without the lock: a metric sample, not a decision)
+        running = (self._in_flight.get(target.function_name, 0), self._in_flight_unreserved,
+                   sum(self._in_flight.values()))
+        trace = None
         try:
-            request = InvokeRequest(request_id, payload or b"{}", target.invoked_arn, client_context)
-            record.result = self.runtime.invoke(target.config_for(version), request)
+            config = target.config_for(version)
+            trace = self.tracer.begin(config, trace_header, record.started_at,
+                                      recursion.trace_for(request_id, target.function_arn))
+            request = InvokeRequest(request_id, payload or b"{}", target.invoked_arn, client_context,
+                                    trace_header=trace.header)
+            record.result = self.runtime.invoke(config, request)
         finally:
             self._leave(target)
             self._remember(record)
+            if record.result is not None:
+                self.metrics.invoked(target, version, at, record.result, running)
+            if trace is not None and trace.sampled:
+                self.tracer.finish(trace, config, target.invoked_arn, record.result, time.time())
         return record.result
 
     def _remember(self, record: Invocation) -> None:
@@ -175,7 +200,10 @@ class LambdaService:
             queue_idle = self.queue.outstanding == 0
             mapping_due = self.mappings.next_due()
             if queue_idle and mapping_due is None and self.mappings.idle() and not self.clock.has_due():
-                return
+                self.metrics.settle()  # metrics published, alarms evaluated: what the learner reads next is current
+                if self.queue.outstanding == 0:  # else an alarm action queued work (SNS to a function): wait for it
+                    return
+                continue
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"still busy after {timeout} s: {self.queue.outstanding} asynchronous event(s) "
                                    "unfinished or event source mappings still retrying")
@@ -187,6 +215,7 @@ class LambdaService:
             self.queue.wait_progress(0.01)
 
     def shutdown(self) -> None:
+        self.tracer.stop()
         self.clock.stop()
         self.mappings.stop()
         self.queue.shutdown()

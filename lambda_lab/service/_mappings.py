@@ -5,8 +5,11 @@ per batch and then: for SQS deletes what succeeded (all, or all but `batchItemFa
 `ReportBatchItemFailures` is on) and lets the rest become visible again after the queue's visibility
 timeout, so that the queue's own redrive policy moves it to its dead-letter queue after `maxReceiveCount`
 receives; for streams retries a failed batch (same records, in order) until it succeeds, the
-`MaximumRetryAttempts` run out or the records age out. Sources are read with plain boto3 in the lab's
-process; waits run on the lab clock.
+`MaximumRetryAttempts` run out or the records age out (`MaximumRecordAgeInSeconds`, on the lab clock),
+halving it first with `BisectBatchOnFunctionError`, resuming at the first failed record with
+`ReportBatchItemFailures`, and sending what it gives up on to `DestinationConfig.OnFailure`. Records that
+do not match `FilterCriteria` never reach the function (SQS deletes them). Sources are read with plain boto3
+in the lab's process; waits run on the lab clock.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from . import _filters
+from . import _recursion as recursion
 from ._deliver import _client
+from ._stream_failures import RECORD_AGE_EXPIRED, RETRIES_EXHAUSTED, failure_record, send_failure
 
 if TYPE_CHECKING:
     from ._clock import LabClock
@@ -39,6 +45,10 @@ class Mapping:
     report_item_failures: bool = False
     max_retries: int = -1  # streams: -1 retries until the records expire
     role_arn: str = ""
+    filters: list = field(default_factory=list)  # compiled FilterCriteria patterns; none lets all through
+    bisect: bool = False  # streams: BisectBatchOnFunctionError
+    max_record_age: int = -1  # streams: MaximumRecordAgeInSeconds, -1 for no limit
+    on_failure: str | None = None  # streams: DestinationConfig.OnFailure.Destination
 
     @property
     def kind(self) -> str:
@@ -50,11 +60,24 @@ class Mapping:
 
 
 @dataclass
+class _Item:
+    event: dict  # the record as the function receives it
+    sequence: str
+    arrival: float  # lab-clock time the record reached the stream
+
+
+@dataclass
+class _Shard:
+    iterator: str | None = None  # where the next read starts
+    chunks: list = field(default_factory=list)  # batches read but not finished, in order (bisecting adds)
+    attempts: int = 0  # invocations of the first chunk so far
+    retry_at: float | None = None  # simulated time of its next attempt
+    last: object = None  # its last invocation's result
+
+
+@dataclass
 class _StreamState:
-    iterators: dict = field(default_factory=dict)  # shard id -> next iterator
-    retry_at: float | None = None  # simulated time of the next attempt of a failed batch
-    failures: int = 0
-    pending: dict = field(default_factory=dict)  # shard id -> records of the batch being retried
+    shards: dict = field(default_factory=dict)  # shard id -> _Shard
 
 
 class MappingEngine:
@@ -68,10 +91,12 @@ class MappingEngine:
         self._lock = threading.Condition()
         self._busy = False
         self._streams: dict[str, _StreamState] = {}
-        self._invisible: dict[str, float] = {}  # SQS receipt handle -> when it may be seen again
+        self._invisible: dict[str, tuple] = {}  # SQS receipt handle -> (visible again at, queue URL, region)
+        self.arrivals: dict[tuple, float] = {}  # (stream ARN, shard id, sequence number) -> lab-clock arrival
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.batches: list[dict] = []  # what ran: for charts and tests
+        self.discarded: list[dict] = []  # stream records a mapping gave up on, and why
 
     def bind(self, mappings: Callable[[], list[Mapping]], resolve: Callable[[str], Target]) -> None:
         """Where the mappings are recorded and how a function ARN becomes an invoke target."""
@@ -85,7 +110,11 @@ class MappingEngine:
                 kinesis = mapping.kind == "kinesis"
                 client = _client("kinesis" if kinesis else "dynamodbstreams", mapping.region)
                 for shard in self._shards(client, mapping, kinesis):
-                    state.iterators[shard] = self._iterator(client, mapping, shard, kinesis)
+                    state.shards.setdefault(shard, _Shard()).iterator = self._iterator(client, mapping, shard, kinesis)
+
+    def arrived(self, stream_arn: str, shard: str, sequence: str) -> None:
+        """Note on the lab clock when a record reached a stream (moto stamps real time)."""
+        self.arrivals[(stream_arn, shard, str(sequence))] = self.clock.now()
 
     def nudge(self) -> None:
         if self._thread is None:
@@ -108,8 +137,14 @@ class MappingEngine:
             self._lock.wait_for(lambda: not self._busy and not self._wake.is_set(), timeout=timeout)
 
     def next_due(self) -> float | None:
-        """Simulated time of the next message to become visible again or stream batch to retry."""
-        dues = list(self._invisible.values()) + [s.retry_at for s in self._streams.values() if s.retry_at]
+        """Simulated time of the next message to become visible again or stream batch to retry.
+
+        Only enabled mappings that still exist count: a deleted or disabled mapping's retries never fall due.
+        """
+        live = {m.uuid for m in self._mappings() if m.enabled}
+        dues = [entry[0] for entry in list(self._invisible.values())]
+        dues += [shard.retry_at for uuid, state in list(self._streams.items()) if uuid in live
+                 for shard in list(state.shards.values()) if shard.retry_at is not None]
         return min(dues) if dues else None
 
     def _run(self) -> None:
@@ -133,7 +168,11 @@ class MappingEngine:
     def _poll_all(self) -> bool:
         """One pass over every enabled mapping; True if any batch ran (so poll again)."""
         ran = False
-        for mapping in self._mappings():
+        mappings = self._mappings()
+        for gone in set(self._streams) - {m.uuid for m in mappings}:
+            del self._streams[gone]  # deleted: its batch in retry goes with it, as on Lambda
+        self._release_due()
+        for mapping in mappings:
             if mapping.enabled:
                 poll = {"sqs": self._poll_sqs, "kinesis": self._poll_stream, "dynamodb": self._poll_stream}
                 ran |= bool(poll.get(mapping.kind, lambda m: False)(mapping))
@@ -144,7 +183,6 @@ class MappingEngine:
         sqs = _client("sqs", mapping.region)
         _, _, _, _, account, name = mapping.source_arn.split(":")
         url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-        self._release_due(sqs, url)
         messages: list = []
         while len(messages) < mapping.batch_size:
             got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, mapping.batch_size - len(messages)),
@@ -154,8 +192,22 @@ class MappingEngine:
             messages += got
         if not messages:
             return False
-        event = {"Records": [_sqs_record(m, mapping) for m in messages]}
-        result = self._invoke(mapping, event)
+        messages, chain = recursion.screen_sqs(mapping.function_arn, messages, sqs, url)  # recursive loops end
+        if not messages:
+            return True
+        records = [_sqs_record(m, mapping) for m in messages]
+        if mapping.filters:  # what does not match is deleted without an invocation, as on Lambda
+            keep = [_filters.matches(mapping.filters, _filters.document_of("sqs", r)) for r in records]
+            for message, kept in zip(messages, keep):
+                if not kept:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            messages = [m for m, kept in zip(messages, keep) if kept]
+            records = [r for r, kept in zip(records, keep) if kept]
+            if not messages:
+                return True
+        event = {"Records": records}
+        with recursion.pending(*chain):  # the invocation continues the messages' trace
+            result = self._invoke(mapping, event)
         failed_ids = set(m["MessageId"] for m in messages)
         if result is not None and not result.failed:
             failed_ids = _batch_failures(result.payload, failed_ids) if mapping.report_item_failures else set()
@@ -164,58 +216,125 @@ class MappingEngine:
         for message in messages:
             if message["MessageId"] in failed_ids:
                 # visible again after the visibility timeout, on the lab clock; the queue counts the receive
-                self._invisible[message["ReceiptHandle"]] = self.clock.now() + visibility
+                self._invisible[message["ReceiptHandle"]] = (self.clock.now() + visibility, url, mapping.region)
                 self.clock.call_later(visibility, self.nudge)
             else:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return True
 
-    def _release_due(self, sqs, url: str) -> None:
+    def _release_due(self) -> None:
+        """Messages whose visibility timeout ended on the lab clock, visible again (mapping or not)."""
         now = self.clock.now()
-        for handle, due in list(self._invisible.items()):
+        for handle, (due, url, region) in list(self._invisible.items()):
             if due <= now:
                 del self._invisible[handle]
                 try:
-                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+                    _client("sqs", region).change_message_visibility(QueueUrl=url, ReceiptHandle=handle,
+                                                                     VisibilityTimeout=0)
                 except Exception:  # already visible again (real time passed) or moved to the DLQ
                     pass
 
     # -- Kinesis and DynamoDB streams -------------------------------------------------------------
     def _poll_stream(self, mapping: Mapping) -> bool:
         state = self._streams.setdefault(mapping.uuid, _StreamState())
-        if state.retry_at is not None and state.retry_at > self.clock.now():
-            return False
         kinesis = mapping.kind == "kinesis"
         client = _client("kinesis" if kinesis else "dynamodbstreams", mapping.region)
         ran = False
-        for shard in self._shards(client, mapping, kinesis):
-            records = state.pending.get(shard)
-            if records is None:
-                iterator = state.iterators.get(shard) or self._iterator(client, mapping, shard, kinesis)
-                extra = {"StreamARN": mapping.source_arn} if kinesis else {}
-                got = client.get_records(ShardIterator=iterator, Limit=mapping.batch_size, **extra)
-                state.iterators[shard] = got.get("NextShardIterator") or iterator
-                records = got["Records"]
-            if not records:
-                continue
-            event = {"Records": [_stream_record(r, mapping, shard, kinesis) for r in records]}
-            result = self._invoke(mapping, event)
+        for shard_id in self._shards(client, mapping, kinesis):
+            shard = state.shards.setdefault(shard_id, _Shard())
+            if shard.retry_at is not None and shard.retry_at > self.clock.now():
+                continue  # this shard waits for its retry; the others go on
+            if not shard.chunks:
+                items, read = self._read(client, mapping, shard_id, shard, kinesis)
+                ran |= read
+                if not items:
+                    continue
+                shard.chunks, shard.attempts, shard.last = [items], 0, None
+            self._attempt(mapping, shard_id, shard)
             ran = True
-            if result is not None and not result.failed:
-                state.pending.pop(shard, None)
-                state.failures, state.retry_at = 0, None
-                continue
-            state.failures += 1
-            if 0 <= mapping.max_retries < state.failures:
-                state.pending.pop(shard, None)  # retries exhausted: the batch is skipped, as on Lambda
-                state.failures, state.retry_at = 0, None
-                continue
-            state.pending[shard] = records
-            delay = STREAM_BACKOFF_S[min(state.failures, len(STREAM_BACKOFF_S)) - 1]
-            state.retry_at = self.clock.now() + delay
-            self.clock.call_later(delay, self.nudge)
-            return ran
         return ran
+
+    def _read(self, client, mapping: Mapping, shard_id: str, shard: _Shard, kinesis: bool) -> tuple[list, bool]:
+        """The next batch of a shard that passes the mapping's filters, and whether any record was read."""
+        iterator = shard.iterator or self._iterator(client, mapping, shard_id, kinesis)
+        extra = {"StreamARN": mapping.source_arn} if kinesis else {}
+        got = client.get_records(ShardIterator=iterator, Limit=mapping.batch_size, **extra)
+        shard.iterator = got.get("NextShardIterator") or iterator
+        items = []
+        for raw in got["Records"]:
+            event = _stream_record(raw, mapping, shard_id, kinesis)
+            if not _filters.matches(mapping.filters, _filters.document_of(mapping.kind, event)):
+                continue  # skipped, never invoked, as on Lambda
+            sequence = raw["SequenceNumber"] if kinesis else raw["dynamodb"]["SequenceNumber"]
+            stamp = raw["ApproximateArrivalTimestamp"] if kinesis else raw["dynamodb"]["ApproximateCreationDateTime"]
+            arrival = self.arrivals.get((mapping.source_arn, shard_id, str(sequence)), stamp.timestamp())
+            items.append(_Item(event, str(sequence), arrival))
+        return items, bool(got["Records"])
+
+    def _attempt(self, mapping: Mapping, shard_id: str, shard: _Shard) -> None:
+        """Invoke the shard's first unfinished chunk once and decide what comes next."""
+        items = shard.chunks[0]
+        if mapping.max_record_age >= 0:  # records past the age limit are discarded before invoking
+            limit = self.clock.now() - mapping.max_record_age
+            expired = [item for item in items if item.arrival < limit]
+            if expired:
+                self._give_up(mapping, shard_id, shard, expired, RECORD_AGE_EXPIRED)
+                items = shard.chunks[0] = [item for item in items if item.arrival >= limit]
+                if not items:
+                    self._finish(shard)
+                    return
+        result = self._invoke(mapping, {"Records": [item.event for item in items]})
+        if result is None:  # throttled: the same batch waits and is tried again, without using a retry
+            self._retry_later(shard)
+            return
+        shard.attempts += 1
+        shard.last = result
+        if not result.failed:
+            failed = set()
+            if mapping.report_item_failures:
+                failed = _batch_failures(result.payload, {item.sequence for item in items})
+            if not failed:
+                self._finish(shard)
+                return
+            # checkpoint at the lowest failed sequence number: what came before it is done
+            first = min(index for index, item in enumerate(items) if item.sequence in failed)
+            items = shard.chunks[0] = items[first:]
+        elif mapping.bisect and len(items) > 1:
+            # halve the batch to isolate the bad record; splitting does not count against the retries
+            half = len(items) // 2
+            shard.chunks[0:1] = [items[:half], items[half:]]
+            shard.attempts, shard.retry_at = 0, None
+            return
+        if 0 <= mapping.max_retries < shard.attempts:
+            self._give_up(mapping, shard_id, shard, items, RETRIES_EXHAUSTED)
+            self._finish(shard)
+            return
+        self._retry_later(shard)
+
+    def _retry_later(self, shard: _Shard) -> None:
+        delay = STREAM_BACKOFF_S[min(max(shard.attempts, 1), len(STREAM_BACKOFF_S)) - 1]
+        shard.retry_at = self.clock.now() + delay
+        self.clock.call_later(delay, self.nudge)
+
+    @staticmethod
+    def _finish(shard: _Shard) -> None:
+        shard.chunks.pop(0)
+        shard.attempts, shard.retry_at, shard.last = 0, None, None
+
+    def _give_up(self, mapping: Mapping, shard_id: str, shard: _Shard, items: list, condition: str) -> None:
+        """Records the mapping discards: to its on-failure destination, if it has one."""
+        self.discarded.append({"mapping": mapping.uuid, "shard": shard_id, "condition": condition,
+                               "sequence_numbers": [item.sequence for item in items]})
+        if not mapping.on_failure:
+            return
+        now = self.clock.now()
+        records = [item.event for item in items]
+        record = failure_record(mapping, shard_id, records, [item.arrival for item in items], condition,
+                                shard.attempts, shard.last, now)
+        try:
+            send_failure(mapping.on_failure, mapping, shard_id, record, records, now)
+        except Exception as error:  # a destination that is gone loses the record, as on Lambda
+            self.discarded[-1]["error"] = str(error)
 
     @staticmethod
     def _shards(client, mapping: Mapping, kinesis: bool) -> list[str]:
@@ -243,6 +362,8 @@ class MappingEngine:
             result = self.service.run(target, version, payload, None, "EventSourceMapping")
         except ServiceError:  # throttled: the batch waits and is read again
             result = None
+        if result is not None and mapping.kind != "sqs":
+            self.service.metrics.stream_batch(target, event)
         self.batches.append({"mapping": mapping.uuid, "source": mapping.source_arn, "size": len(event["Records"]),
                              "at": self.clock.now(), "failed": result is None or result.failed})
         return result

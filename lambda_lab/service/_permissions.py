@@ -109,3 +109,22 @@ def poller_refusal(documents: list[dict | str], source_arn: str) -> str | None:
         if not role_allows(documents, action):
             return message.format(short=action.split(":")[1], source=source_arn)
     return None
+
+
+# What Lambda calls with the function's execution role to deliver to a DLQ or destination, and AWS's name for it.
+DELIVERY_ACTIONS = {
+    "sqs": ("sqs:SendMessage", "SQS"), "sns": ("sns:Publish", "SNS"), "lambda": ("lambda:InvokeFunction", "Lambda"),
+    "events": ("events:PutEvents", "EventBridge"), "s3": ("s3:PutObject", "S3"),
+}
+
+
+def delivery_refusal(documents: list[dict | str], target_arn: str) -> str | None:
+    """AWS's message when the execution role may not deliver to `target_arn`, or None when it may."""
+    parts = target_arn.split(":")
+    kind = parts[2] if len(parts) > 2 else ""
+    if kind not in DELIVERY_ACTIONS:
+        return None  # not a target Lambda delivers to: the ARN's own validation answers
+    action, service = DELIVERY_ACTIONS[kind]
+    if role_allows(documents, action):
+        return None
+    return f"The provided execution role does not have permissions to call {action.split(':')[1]} on {service}"

@@ -11,8 +11,10 @@ parts carry stable CSS classes (lab-invoke-console, lab-invoke-result, ...) that
 from ._calculator import CostCalculator, cost_calculator
 from ._console import InvokeConsole, invoke_console
 from ._logs import LogsViewer, logs_viewer
+from ._monitor import MonitorView, monitor_view
 from ._tuner import MemoryTuner, memory_tuner
 from ._versions import VersionsManager, versions_manager
 
-__all__ = ["invoke_console", "memory_tuner", "versions_manager", "logs_viewer", "cost_calculator",
-           "InvokeConsole", "MemoryTuner", "VersionsManager", "LogsViewer", "CostCalculator"]
+__all__ = ["invoke_console", "memory_tuner", "versions_manager", "logs_viewer", "cost_calculator", "monitor_view",
+           "InvokeConsole", "MemoryTuner", "VersionsManager", "LogsViewer", "CostCalculator",
+           "MonitorView"]

@@ -10,21 +10,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import _state
+from ._cloudwatch import PATCHES as _CLOUDWATCH_PATCHES
+from ._cloudwatch import evaluate_alarms, publish as publish_metrics
 from ._lambda_api import PATCHES as _LAMBDA_PATCHES
+from ._api_rules import PATCHES as _RULES_PATCHES
 from ._triggers import PATCHES as _TRIGGER_PATCHES
 from ._triggers import mappings, resolve_arn
+from ._logs import PATCHES as _LOGS_PATCHES
 from ._logs import write_log
 from ._records import provide_managed_policies
+from ._xray import PATCHES as _XRAY_PATCHES, put_documents
 
 if TYPE_CHECKING:
     from .._invoke import LambdaService
 
 MOTO_VERSION = "5.2.1"
-PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES}  # (owner, attribute): replacement
+# (owner, attribute): replacement
+PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES, **_RULES_PATCHES, **_LOGS_PATCHES, **_CLOUDWATCH_PATCHES,
+           **_XRAY_PATCHES}
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
 __all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "write_log", "provide_managed_policies",
-           "warm_imports"]
+           "warm_imports", "publish_metrics"]
 
 
 def install(service: LambdaService) -> None:
@@ -35,6 +42,8 @@ def install(service: LambdaService) -> None:
             setattr(owner, attr, replacement)
     _state.service = service
     service.mappings.bind(mappings, resolve_arn)
+    service.tracer.put = put_documents
+    service.metrics.bind(publish_metrics, evaluate_alarms)
 
 
 def uninstall() -> None:
@@ -53,10 +62,22 @@ def warm_imports() -> None:
     import threading
 
     def load() -> None:
-        for module in ("moto.apigateway.models", "moto.apigatewayv2.models"):
-            try:
-                importlib.import_module(module)
-            except Exception:  # a failed warm-up only means the first API call imports it instead
-                pass
+        # jsonschema (through moto's OpenAPI validator) imports rfc3987_syntax when it is installed (Jupyter
+        # brings it), which builds a grammar for IRI formats: 1.3 s of CPU in every kernel and test process.
+        # moto never validates IRIs, so jsonschema is imported here without that optional checker.
+        import sys
+
+        hidden = "rfc3987_syntax" not in sys.modules and "jsonschema" not in sys.modules
+        if hidden:
+            sys.modules["rfc3987_syntax"] = None  # `import rfc3987_syntax` raises ImportError: jsonschema skips it
+        try:
+            for module in ("moto.apigateway.models", "moto.apigatewayv2.models"):
+                try:
+                    importlib.import_module(module)
+                except Exception:  # a failed warm-up only means the first API call imports it instead
+                    pass
+        finally:
+            if hidden and sys.modules.get("rfc3987_syntax", 0) is None:
+                del sys.modules["rfc3987_syntax"]  # anyone else who needs it can import it as usual
 
     threading.Thread(target=load, name="lambda-lab-warm-imports", daemon=True).start()

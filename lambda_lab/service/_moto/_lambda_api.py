@@ -11,12 +11,15 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from .. import _logging_config as logging_config
 from .._errors import ServiceError, invalid
 from .._invoke import MIN_UNRESERVED
 from .._names import split_function_ref
 from .._validation import check_upload_size, validate_request
-from .._permissions import poller_refusal
-from . import _state
+from .._permissions import DELIVERY_ACTIONS, delivery_refusal, poller_refusal
+from . import _api_rules, _state
+from ._mapping_api import PATCHES as _MAPPING_PATCHES
+from ._mapping_api import check_mapping_request
 from ._packages import check_packages
 from ._records import backend_of, reserved_elsewhere, resolve, role_documents
 from ._triggers import silence_moto_pollers
@@ -35,16 +38,23 @@ def _call_action(self: LambdaResponse):
         params = _request_params(self)
         validate_request(action, params)
         _stateful_checks(self.backend, action, params)
+        _delivery_checks(self, action, params)
+        check_mapping_request(self, action, params)
         check_packages(self.backend, action, params)
         if action in _EVENT_CONFIG_ACTIONS:
             return _event_config_action(self, action, params)
         if action == "PublishVersion":
             _forget_unchanged_updates(self.backend, params)
+        new_logging = _logging_config_of(self.backend, action, params)
+        answered = _api_rules.before(self, action, params)
+        if answered is not None:
+            return answered
     except ServiceError as error:
         return _error_reply(error)
     reply = super(LambdaResponse, self).call_action()
     if reply[0] >= 300:
         return reply
+    reply = _api_rules.after(self, action, params, reply)
     name = split_function_ref(params["FunctionName"])[0] if params.get("FunctionName") else None
     if action == "UpdateFunctionCode" and params.get("Architectures"):  # moto ignores them there
         self.backend._lambdas._functions[name]["latest"].architectures = params["Architectures"]
@@ -52,6 +62,10 @@ def _call_action(self: LambdaResponse):
         # moto drops DeadLetterConfig; keep it on $LATEST, and published versions copy it
         latest = self.backend._lambdas._functions[name]["latest"]
         latest.lab_dead_letter = params["DeadLetterConfig"] or None
+    if action == "UpdateFunctionConfiguration" and params.get("TracingConfig"):
+        reply = _update_tracing(self.backend, reply, name, params["TracingConfig"])
+    if new_logging is not None:
+        reply = _keep_logging_config(self.backend, reply, name, new_logging)
     if action == "CreateEventSourceMapping" and ":" in params.get("FunctionName", ""):
         reply = _keep_alias(self.backend, reply, params["FunctionName"])
     if action in ("CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping"):
@@ -78,14 +92,43 @@ def _http_invoke(self: LambdaResponse):
     try:
         target = resolve(self.backend, name, qualifier)
         reply = _state.service.invoke(target, body, headers.get("x-amz-invocation-type", "RequestResponse"),
-                                headers.get("x-amz-log-type"), headers.get("x-amz-client-context"))
+                                headers.get("x-amz-log-type"), headers.get("x-amz-client-context"),
+                                headers.get("x-amzn-trace-id"))
     except ServiceError as error:
         return _error_reply(error)
     return reply.status, {**reply.headers, "Content-Type": "application/json", "status": reply.status}, reply.body
 
 
 _FROZEN = ("CodeSha256", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "Layers", "Role",
-           "VpcConfig", "EphemeralStorage", "Architectures", "DeadLetterConfig", "TracingConfig", "Description")
+           "VpcConfig", "EphemeralStorage", "Architectures", "DeadLetterConfig", "TracingConfig", "Description",
+           "LoggingConfig")
+
+
+def _logging_config_of(backend: LambdaBackend, action: str, params: dict) -> dict | None:
+    """The LoggingConfig a create or update will store (Lambda's rules checked before moto sees it); None: unchanged."""
+    if action not in ("CreateFunction", "UpdateFunctionConfiguration") or "LoggingConfig" not in params:
+        return None
+    record = backend._lambdas._functions.get(split_function_ref(params.get("FunctionName", ""))[0])
+    current = getattr(record["latest"], "lab_logging", None) if action != "CreateFunction" and record else None
+    return logging_config.merged(current, params["LoggingConfig"] or {})
+
+
+def _keep_logging_config(backend: LambdaBackend, reply, name: str, config: dict):
+    """moto drops LoggingConfig: keep it on $LATEST (a new dict, so published versions keep theirs)."""
+    latest = backend._lambdas._functions[name]["latest"]
+    latest.lab_logging = config
+    body = json.loads(reply[2])
+    body["LoggingConfig"] = logging_config.shown(config, name)
+    return reply[0], reply[1], json.dumps(body)
+
+
+def _update_tracing(backend: LambdaBackend, reply, name: str, tracing: dict):
+    """moto ignores TracingConfig on update: keep it on $LATEST (a new dict, so published versions keep theirs)."""
+    latest = backend._lambdas._functions[name]["latest"]
+    latest.tracing_config = {"Mode": tracing.get("Mode") or latest.tracing_config.get("Mode") or "PassThrough"}
+    body = json.loads(reply[2])
+    body["TracingConfig"] = latest.tracing_config
+    return reply[0], reply[1], json.dumps(body)
 
 
 def _keep_alias(backend: LambdaBackend, reply, function_ref: str):
@@ -110,10 +153,11 @@ def _forget_unchanged_updates(backend: LambdaBackend, params: dict) -> None:
 
 
 def _get_configuration(self: LambdaFunction, on_create: bool = False) -> dict:
-    config = _state.originals[(LambdaFunction, "get_configuration")](self, on_create)
+    config = _api_rules.complete_configuration(self, _state.originals[(LambdaFunction, "get_configuration")](self, on_create))
     dead_letter = getattr(self, "lab_dead_letter", None)
     if dead_letter and dead_letter.get("TargetArn"):
         config["DeadLetterConfig"] = dead_letter
+    config["LoggingConfig"] = logging_config.shown(getattr(self, "lab_logging", None), self.function_name)
     return config
 
 
@@ -261,6 +305,63 @@ def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
                               f"{primary_version} and version {extra} differ.")
 
 
+_GRANTS = {"sqs": "the AWS managed policy AmazonSQSFullAccess", "sns": "the AWS managed policy AmazonSNSFullAccess",
+           "lambda": "the AWS managed policy AWSLambdaRole", "s3": "the AWS managed policy AmazonS3FullAccess",
+           "events": "an inline policy (iam.put_role_policy) allowing events:PutEvents"}
+
+
+def _delivery_checks(response: LambdaResponse, action: str, params: dict) -> None:
+    """A DLQ or destination the execution role may not send to is refused when it is set, as AWS does."""
+    if action in ("CreateFunction", "UpdateFunctionConfiguration"):
+        targets = [(params.get("DeadLetterConfig") or {}).get("TargetArn")]
+        dead_letter = targets[0]
+        if isinstance(dead_letter, str) and dead_letter.startswith("arn:") and \
+                dead_letter.split(":")[2:3] not in (["sqs"], ["sns"]):
+            raise invalid(f"The dead-letter target {dead_letter} is neither an Amazon SQS queue nor an Amazon SNS "
+                          "topic (lambda-lab: a dead-letter queue can only be one of those; failures of asynchronous "
+                          "invocations can also go to an on-failure destination, which may be an S3 bucket).")
+    elif action in ("PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig"):
+        targets = [(d or {}).get("Destination") for d in (params.get("DestinationConfig") or {}).values()]
+    else:
+        return
+    targets = [arn for arn in targets if isinstance(arn, str) and arn]
+    if not targets or not params.get("FunctionName"):
+        return
+    role = params.get("Role") if isinstance(params.get("Role"), str) else None
+    if role is None and action != "CreateFunction":
+        role = _role_of(response.backend, params["FunctionName"], (response.querystring.get("Qualifier") or [None])[0])
+    if not role:
+        return  # no such function or version: the action answers ResourceNotFoundException itself
+    documents = role_documents(response.backend.account_id, role)
+    for arn in targets:
+        refusal = delivery_refusal(documents, arn)
+        if refusal:
+            kind = arn.split(":")[2]
+            raise invalid(f"{refusal} (lambda-lab: the function's execution role needs "
+                          f"{DELIVERY_ACTIONS[kind][0]} first, e.g. through {_GRANTS[kind]}.)")
+
+
+def _role_of(backend: LambdaBackend, function_ref: str, qualifier: str | None) -> str | None:
+    """The execution role of the version that `function_ref` and `qualifier` (or an alias) name."""
+    name, in_ref = split_function_ref(function_ref)
+    qualifier = qualifier or in_ref
+    storage = backend._lambdas
+    record = storage._functions.get(name)
+    if record is None:
+        return None
+    if qualifier and qualifier != "$LATEST":
+        if not qualifier.isdigit():
+            unqualified = f"arn:aws:lambda:{backend.region_name}:{backend.account_id}:function:{name}"
+            alias = storage._aliases.get(unqualified, {}).get(qualifier)
+            if alias is None:
+                return None
+            qualifier = str(alias.function_version)
+        if qualifier != "$LATEST":
+            version = storage._get_version(name, qualifier)
+            return version.role if version is not None else None
+    return record["latest"].role if record["latest"] is not None else None
+
+
 def _error_reply(error: ServiceError):
     headers = {"x-amzn-errortype": error.code, "Content-Type": "application/json", "status": error.status}
     return error.status, headers, json.dumps(error.body())
@@ -273,4 +374,5 @@ PATCHES = {
     (LambdaSimpleBackend, "invoke"): _backend_invoke,
     (LambdaFunction, "invoke"): _function_invoke,
     (LambdaFunction, "get_configuration"): _get_configuration,
+    **_MAPPING_PATCHES,
 }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 
-from moto.logs.models import logs_backends
+from moto.logs.exceptions import InvalidParameterException
+from moto.logs.models import LogEvent, LogStream, logs_backends
 
 from ...runtime import FunctionConfig
+from .. import _emf
+from .._filter_pattern import compile_pattern
+from ._cloudwatch import publish
 
 # Lambda ships each line of output as one CloudWatch event, and splits a line longer than one event may be
 # into several: observed splits fall at 2^18 - 26 bytes, the 256 KB event quota less the 26 bytes
@@ -25,12 +30,16 @@ _log_lock = threading.Lock()
 def write_log(config: FunctionConfig, stream: str, events: list) -> None:
     """The runtime's log sink: CloudWatch Logs in the lab, one stream per execution environment."""
     backend = logs_backends[config.account_id][config.region]
-    last, records, size = 0, [], 0
+    last, records, size, metric_lines = 0, [], 0, []
     for stamp, message in events:
         last = max(last, stamp)  # CloudWatch wants events in order; init lines may carry later stamps
+        if _emf.is_candidate(message):
+            metric_lines.append(message)
         for piece in _split(message):
             records.append({"timestamp": last, "message": piece})
             size += len(piece)
+    if metric_lines:
+        _publish_embedded_metrics(config, metric_lines)
     with _log_lock:
         backend.ensure_log_group(config.log_group)
         group = backend.groups[config.log_group]
@@ -40,6 +49,13 @@ def write_log(config: FunctionConfig, stream: str, events: list) -> None:
         before = len(target.events)
         target.put_log_events(records)
         _keep_bounded(group, target, target.events[before:], size)
+
+
+def _publish_embedded_metrics(config: FunctionConfig, lines: list[str]) -> None:
+    """EMF lines become CloudWatch metrics, as Lambda's log pipeline makes them (lambda-lab: at once)."""
+    for line in lines:
+        for namespace, datums in _emf.metric_data(line):
+            publish(config.account_id, config.region, namespace, datums)
 
 
 def _split(message: str) -> list[str]:
@@ -74,3 +90,25 @@ def _keep_bounded(group, stream, written: list, size: int) -> None:
             old_stream.events = [event for event in kept if id(event) not in gone]
         old_stream.stored_bytes = max(0, old_stream.stored_bytes - old_size)
         group.lab_bytes -= old_size
+
+
+def _filter_log_events(self: LogStream, start_time: int, end_time: int, filter_pattern: str) -> list[dict]:
+    """FilterLogEvents on one stream with CloudWatch's filter patterns (moto matches plain terms only)."""
+    try:
+        matches = compile_pattern(filter_pattern)
+    except (ValueError, re.error) as problem:
+        raise InvalidParameterException(f"Invalid filterPattern {filter_pattern!r}: {problem}") from None
+
+    def wanted(event: LogEvent) -> bool:
+        return (not start_time or event.timestamp >= start_time) and (not end_time or event.timestamp <= end_time) \
+            and matches(event.message)
+
+    events = []
+    for event in sorted(filter(wanted, self.events), key=lambda e: e.timestamp):
+        found = event.to_filter_dict()
+        found["logStreamName"] = self.log_stream_name
+        events.append(found)
+    return events
+
+
+PATCHES = {(LogStream, "filter_log_events"): _filter_log_events}

@@ -9,6 +9,7 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 from ...runtime import CodeArchive, FunctionConfig
 from .._errors import ServiceError, invalid, not_found
+from .._logging_config import as_runtime
 from .._target import Alias, Target
 from .._names import split_function_ref
 
@@ -65,7 +66,10 @@ def _config(fn: LambdaFunction) -> FunctionConfig:
         code=CodeArchive(fn.code_digest, fn.code_bytes), memory_mb=int(fn.memory_size),
         timeout_s=float(fn.timeout), environment=tuple(sorted((fn.environment_vars or {}).items())),
         region=fn.region, account_id=fn.account_id, architecture=fn.architectures[0],
-        ephemeral_mb=int(fn.ephemeral_storage), layers=tuple(_layer(fn, layer["Arn"]) for layer in fn.layers or ()))
+        ephemeral_mb=int(fn.ephemeral_storage), role=fn.role or "",
+        layers=tuple(_layer(fn, layer["Arn"]) for layer in fn.layers or ()),
+        logging=as_runtime(getattr(fn, "lab_logging", None)),
+        tracing=(fn.tracing_config or {}).get("Mode") or "PassThrough")
 
 
 def _layer(fn: LambdaFunction, arn: str) -> CodeArchive:

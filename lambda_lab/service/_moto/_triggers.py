@@ -16,15 +16,22 @@ from moto.awslambda_simple.models import lambda_simple_backends
 from moto.dynamodb.models.table import StreamShard
 from moto.events.models import EventsBackend, Rule
 from moto.kinesis.models import Stream
+from moto.s3 import notifications as s3_notifications
 from moto.s3.exceptions import InvalidArgumentError
 from moto.s3.models import FakeBucket
 from moto.sns.models import Subscription
 from moto.sqs.models import Queue
 
+from .. import _recursion
+from .._filters import FilterError, compile_criteria
 from .._mappings import Mapping
 from .._permissions import may_invoke
 from .._schedule import next_fire
 from . import _state
+from ._loops import PATCHES as _LOOP_PATCHES
+from ._s3_events import PATCHES as _S3_EVENTS_PATCHES
+from ._schedules import PATCHES as _SCHEDULER_PATCHES
+from ._subscriptions import PATCHES as _SUBSCRIPTION_PATCHES
 from ._records import function_by_arn, policy_of, resolve
 
 
@@ -67,7 +74,7 @@ def _sns_publish(self: Subscription, message, message_id, subject=None, message_
                 "MessageAttributes": {k: {"Type": v.get("DataType", v.get("Type")),
                                           "Value": v.get("StringValue", v.get("Value", v.get("BinaryValue")))}
                                       for k, v in (message_attributes or {}).items()}}}]}
-    _invoke_async(self.endpoint, event)
+    _invoke_continuing("sns", self.endpoint, event)
     return None
 
 
@@ -159,8 +166,38 @@ def mappings() -> list[Mapping]:
                         starting_position=esm.starting_position,
                         report_item_failures="ReportBatchItemFailures" in (esm.function_response_types or []),
                         max_retries=-1 if esm.max_retry_attempts is None else int(esm.max_retry_attempts),
-                        role_arn=fn.role if fn is not None else ""))
+                        role_arn=fn.role if fn is not None else "", filters=_patterns(esm.filter_criteria),
+                        bisect=bool(esm.bisect_on_error),
+                        max_record_age=-1 if esm.max_record_age is None else int(esm.max_record_age),
+                        on_failure=((esm.destination_config or {}).get("OnFailure") or {}).get("Destination")))
     return found
+
+
+def _patterns(criteria) -> list:
+    try:
+        return compile_criteria(criteria)
+    except FilterError:  # refused at Create/UpdateEventSourceMapping; nothing invalid is stored
+        return []
+
+
+def _kinesis_put_record(self: Stream, *args, **kwargs):
+    """Note the lab-clock arrival of a record (MaximumRecordAgeInSeconds is measured on it), then poll."""
+    sequence, shard = _original(Stream, "put_record")(self, *args, **kwargs)
+    if _state.service is not None:
+        _state.service.mappings.arrived(self.arn, shard, sequence)
+        _state.service.mappings.nudge()
+    return sequence, shard
+
+
+def _dynamodb_stream_add(self: StreamShard, *args, **kwargs):
+    """The same for a DynamoDB stream record."""
+    result = _original(StreamShard, "add")(self, *args, **kwargs)
+    if _state.service is not None:
+        if self.items and self.table.latest_stream_label:
+            arn = f"{self.table.table_arn}/stream/{self.table.latest_stream_label}"
+            _state.service.mappings.arrived(arn, self.id, self.items[-1].record["dynamodb"]["SequenceNumber"])
+        _state.service.mappings.nudge()
+    return result
 
 
 def resolve_arn(arn: str):
@@ -180,6 +217,34 @@ def _nudging(owner, attr):
     return wrapper
 
 
+# -- recursive loops -------------------------------------------------------------------------------
+def _invoke_continuing(source: str, function_arn: str, event) -> None:
+    """Invoke asynchronously as the next link of the caller's trace; a loop past 16 links is dropped."""
+    header = _recursion.caller_header()
+    if _recursion.stops(source, function_arn, header):
+        return
+    with _recursion.pending(header, _recursion.chain_of(header) + 1):
+        _invoke_async(function_arn, event)
+
+
+def _s3_invoke_function(account_id, event_body, fn_arn, region_name) -> None:
+    """S3's notification to a function: the next link of the trace of the request that wrote the object."""
+    header = _recursion.caller_header()
+    if _recursion.stops("s3", fn_arn, header):
+        return
+    with _recursion.pending(header, _recursion.chain_of(header) + 1):
+        _original(s3_notifications, "_invoke_awslambda")(account_id, event_body, fn_arn, region_name)
+
+
+def _add_message(self: Queue, message) -> None:
+    """A message a handler sends carries its trace header (AWSTraceHeader), as SQS keeps it for Lambda."""
+    header = _recursion.caller_header()
+    if header and "AWSTraceHeader" not in (message.system_attributes or {}):
+        message.system_attributes = {**(message.system_attributes or {}),
+                                     "AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+    return _queue_add_message(self, message)
+
+
 # -- helpers -------------------------------------------------------------------------------------
 def _invoke_async(function_arn: str, event) -> None:
     target = resolve_arn(function_arn)
@@ -191,12 +256,19 @@ def _iso(epoch: float, millis: bool = True) -> str:
     return stamp + (f".{int(epoch * 1000) % 1000:03d}Z" if millis else "Z")
 
 
+_queue_add_message = _nudging(Queue, "add_message")
+
 PATCHES = {
     (FakeBucket, "set_notification_configuration"): _set_notification_configuration,
     (Subscription, "publish"): _sns_publish,
     (Rule, "send_to_targets"): _send_to_targets,
     (EventsBackend, "put_rule"): _put_rule,
-    (Queue, "add_message"): _nudging(Queue, "add_message"),
-    (StreamShard, "add"): _nudging(StreamShard, "add"),
-    (Stream, "put_record"): _nudging(Stream, "put_record"),
+    (Queue, "add_message"): _add_message,
+    (s3_notifications, "_invoke_awslambda"): _s3_invoke_function,
+    **_LOOP_PATCHES,
+    **_SCHEDULER_PATCHES,
+    **_S3_EVENTS_PATCHES,
+    **_SUBSCRIPTION_PATCHES,
+    (StreamShard, "add"): _dynamodb_stream_add,
+    (Stream, "put_record"): _kinesis_put_record,
 }

@@ -1,0 +1,214 @@
+"""Mutation run over the lab's core modules with mutmut, in a copy of the tree (not in CI: it takes hours).
+
+    .venv/bin/python tools/mutation.py                      # every core module, one worker
+    .venv/bin/python tools/mutation.py pricing _model      # some of them (a name, path tail or path)
+    .venv/bin/python tools/mutation.py --diffs --workers 2  # show each survivor's diff
+    .venv/bin/python tools/mutation.py --resume /tmp/lambda-lab-mutation-XXXX [--summary]  # after Ctrl-C
+
+Each module is mutated in its own fresh copy of the tracked and new files (the working tree is never
+touched), against only the test files that exercise it (MODULES below). mutmut forks each mutant's pytest
+from a fork server that has imported and collected the tests but run none, because the tests start
+threads, HTTP servers and worker processes that a fork of a used pytest process would inherit half-made.
+Survivors listed in EQUIVALENT below are reported apart, with why they cannot change what a learner sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTMUT = "mutmut==3.8.1"
+
+# module -> test files (globs) that check it, and pytest options (starting with "-"); keep these small: every
+# mutant reruns the tests that reach it
+MODULES = {
+    "lambda_lab/pricing.py": ["tests/test_pricing.py", "tests/test_widgets.py", "tests/test_pricing_*.py"],
+    "lambda_lab/runtime/_model.py": ["tests/test_model*.py", "tests/test_invoke.py"],
+    "lambda_lab/service/_deliver.py": ["tests/test_deliver*.py", "tests/test_async.py"],
+    # the 2,000-event load test takes a minute per survivor; the retry and ordering tests check the same code
+    "lambda_lab/service/_async.py": ["tests/test_async*.py", "tests/test_deliver*.py",
+                                     "--deselect=tests/test_async.py::test_nothing_is_lost_under_load"],
+    "lambda_lab/service/_invoke.py": ["tests/test_invoke*.py", "tests/test_service.py", "tests/test_errors.py"],
+    "lambda_lab/runtime/_engine.py": ["tests/test_engine*.py", "tests/test_invoke.py", "tests/test_hostile.py"],
+}
+
+# survivors judged equivalent: mutant name -> why no test can tell it from the original. mutmut numbers the
+# mutants of each function in order, so after a change to a function re-judge its entries here.
+_Q = "lambda_lab.service._async.xǁAsyncQueueǁ"
+_POOL = "the pool's size and thread names bound the lab's own threads; Lambda's concurrency is enforced by the service"
+_ERR = "every failed result's payload is the runtime's JSON error object with an errorMessage: the default is unreachable"
+_S3 = "an S3 ARN names no region and the lab's buckets share one namespace: any region name reaches the bucket"
+EQUIVALENT: dict[str, str] = {
+    "lambda_lab.runtime._model.x_modelled_duration_ms__mutmut_18":
+        "cpu / p -> cpu * p: when cpu > wall, cpu / p == wall, so off-CPU time is 0 either way",
+    _Q + "__init____mutmut_1": _POOL, _Q + "__init____mutmut_7": _POOL, _Q + "__init____mutmut_8": _POOL,
+    _Q + "__init____mutmut_9": _POOL, _Q + "__init____mutmut_10": _POOL, _Q + "__init____mutmut_11": _POOL,
+    _Q + "__init____mutmut_12": _POOL,
+    **{_Q + f"shutdown__mutmut_{i}": "lab.stop() only: with no event in flight (how lessons and tests end) wait and "
+       "cancel_futures change nothing; with one, only how soon stop() returns" for i in range(1, 7)},
+    _Q + "__init____mutmut_4": "the history bound (20,000 events) is reached only by a test of minutes",
+    _Q + "__init____mutmut_5": "the history bound (20,000 events) is reached only by a test of minutes",
+    "lambda_lab.service._async.x__error_message__mutmut_2": _ERR,
+    "lambda_lab.service._async.x__error_message__mutmut_4": _ERR,
+    "lambda_lab.service._async.x__error_message__mutmut_9": _ERR,
+    "lambda_lab.service._async.x__error_message__mutmut_10": _ERR,
+    "lambda_lab.service._deliver.x_send_record__mutmut_19": "the lab has one account: the queue owner is the caller",
+    "lambda_lab.service._deliver.x_send_record__mutmut_129": _S3,
+    "lambda_lab.service._deliver.x_send_record__mutmut_135": _S3, "lambda_lab.service._deliver.x_send_record__mutmut_136": _S3,
+    **{f"lambda_lab.service._deliver.x_send_record__mutmut_{i}": "the API refuses a destination of any other service "
+       "when it is set (_event_config), so this last `else` cannot be reached" for i in range(137, 144)},
+    "lambda_lab.service._deliver.x_send_to_dead_letter__mutmut_63": "the lab has one account: the queue owner is the caller",
+    **{f"lambda_lab.service._async.x__json_or_text__mutmut_{i}": "only JSON reaches a record (Invoke refuses other "
+       "payloads, the runtime serialises responses): the text fallback is unreachable" for i in (4, 5, 6)},
+    "lambda_lab.service._deliver.x_send_record__mutmut_95":
+        "s3 and not success -> s3 or not success: differs only for an OnSuccess S3 destination, which the API refuses",
+}
+
+# a pytest plugin for the copy: run the quickest test files, and in each the quickest tests, first, so that
+# a mutant most tests kill dies in a second instead of after the slow end-to-end files (-x stops at the kill)
+QUICK_FIRST = '''
+import json, pathlib, statistics
+
+
+def pytest_collection_modifyitems(session, config, items):
+    try:
+        took = json.loads(pathlib.Path("mutmut-stats.json").read_text())["duration_by_test"]
+    except (OSError, ValueError, KeyError):
+        return
+    files = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(took.get(item.nodeid, 1.0))
+    mean = {f: statistics.mean(d) for f, d in files.items()}
+    items.sort(key=lambda item: (mean[item.nodeid.split("::")[0]], took.get(item.nodeid, 1.0)))
+'''
+
+KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
+STATUS = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", None: "not checked"}
+
+
+def ensure_mutmut() -> None:
+    try:
+        import mutmut  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", MUTMUT], check=True)
+
+
+def copy_tree(dest: Path) -> None:
+    """Tracked files and new, unignored ones (a helper's new test file counts), as they are right now."""
+    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, names):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+
+
+def configure(copy: Path, module: str, tests: list[str]) -> None:
+    settings = {
+        "source_paths": ["lambda_lab"],
+        "only_mutate": [module],
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-n", "0", "--timeout", "20", "-p", "_quick_first"],
+        "also_copy": ["_quick_first.py"],
+        "pytest_add_cli_args_test_selection": tests,
+        "process_isolation": "forkserver",  # see the module docstring
+        "use_git_change_detection": False,  # the copy is no git checkout
+    }
+    (copy / "_quick_first.py").write_text(QUICK_FIRST)
+    with open(copy / "pyproject.toml", "a") as f:
+        f.write("\n[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
+
+
+def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path | None = None,
+               summary: bool = False) -> dict:
+    copy = resume or Path(tempfile.mkdtemp(prefix="lambda-lab-mutation-"))
+    try:
+        if resume:  # mutmut keeps each verdict in the copy and runs only the mutants that have none
+            tests = ["(as configured in the copy)"]
+            keep = True
+        else:
+            copy_tree(copy)
+            tests = sorted({t for pattern in MODULES[module] if not pattern.startswith("-")
+                            for t in glob.glob(pattern, root_dir=copy)})
+            tests += [option for option in MODULES[module] if option.startswith("-")]
+            configure(copy, module, tests)
+        env = {**os.environ, "CI": "", "PYTHONDONTWRITEBYTECODE": "1"}
+        env.pop("PYTHONPATH", None)
+        print(f"== {module}  ({' '.join(tests)})  in {copy}", flush=True)
+        command = ["true"] if summary else [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)]
+        run = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True)
+        meta = copy / "mutants" / (module + ".meta")
+        if not meta.exists():
+            print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+            raise SystemExit(f"mutmut did not finish {module} (exit {run.returncode})")
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        by_status: dict[str, list[str]] = {}
+        for name, code in sorted(codes.items()):
+            status = KILLED.get(code) or STATUS.get(code, f"suspicious ({code})")
+            if status in ("survived", "no tests") and name in EQUIVALENT:
+                status = "equivalent"
+            by_status.setdefault(status, []).append(name)
+        if diffs:
+            for name in by_status.get("survived", []) + by_status.get("no tests", []):
+                shown = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=copy, env=env,
+                                       capture_output=True, text=True)
+                print(shown.stdout.strip(), flush=True)
+        return by_status
+    finally:
+        if keep:
+            print(f"   kept {copy}")
+        else:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="modules to mutate (default: all, in MODULES order)")
+    parser.add_argument("--workers", type=int, default=1, help="mutants run at once (default 1)")
+    parser.add_argument("--diffs", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--keep", action="store_true", help="keep the copies (to rerun `mutmut show` there)")
+    parser.add_argument("--resume", type=Path, help="a kept copy: finish its run (after an interruption)")
+    parser.add_argument("--summary", action="store_true", help="with --resume: only print what the copy holds")
+    args = parser.parse_args()
+    if args.resume:
+        args.modules = [re.search(r'only_mutate = \["(.+?)"\]', (args.resume / "pyproject.toml").read_text())[1]]
+    chosen = [m for m in MODULES if not args.modules or any(m.endswith(a if a.endswith(".py") else a + ".py")
+                                                             or m == a for a in args.modules)]
+    if not chosen:
+        raise SystemExit(f"no core module matches {args.modules}; choose from {', '.join(MODULES)}")
+    ensure_mutmut()
+    total = {"killed": 0, "counted": 0}
+    rows, survivors = [], []
+    for module in chosen:
+        by_status = run_module(module, args.workers, args.diffs, args.keep, args.resume, args.summary)
+        n = {s: len(v) for s, v in by_status.items()}
+        caught = n.get("killed", 0) + n.get("timeout", 0)
+        counted = sum(n.values()) - n.get("equivalent", 0) - n.get("not checked", 0)
+        total["killed"] += caught
+        total["counted"] += counted
+        rows.append(f"{module:<34} {n.get('killed', 0):>6} {n.get('survived', 0) + n.get('no tests', 0):>8} "
+                    f"{n.get('timeout', 0):>7} {n.get('equivalent', 0):>10} {caught / max(counted, 1):>7.1%}"
+                    + (f"  ({n['not checked']} not checked: interrupted)" if n.get("not checked") else ""))
+        survivors += [(module, s, name) for s, names in by_status.items()
+                      if s not in ("killed", "timeout", "not checked")
+                      for name in names]
+        print(rows[-1], flush=True)
+    print(f"\n{'module':<34} {'killed':>6} {'survived':>8} {'timeout':>7} {'equivalent':>10} {'score':>7}")
+    print("\n".join(rows))
+    print(f"{'overall':<34} {'':>33} {total['killed'] / max(total['counted'], 1):>7.1%}"
+          f"  ({total['killed']} of {total['counted']} not judged equivalent)")
+    for module, status, name in survivors:
+        print(f"  {status:<10} {name}" + (f"  -- {EQUIVALENT[name]}" if status == "equivalent" else ""))
+
+
+if __name__ == "__main__":
+    main()
