@@ -266,7 +266,15 @@ def test_idle_environments_expire_on_the_labs_schedule():
             time.sleep(0.2)
         after = len(lab.environments("idle"))
         import psutil
-        alive = psutil.pid_exists(worker) and psutil.Process(worker).status() != psutil.STATUS_ZOMBIE
+        def alive():
+            try:
+                return psutil.Process(worker).status() != psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return False
+        deadline = time.monotonic() + 15  # retiring ends the tree a moment after the pool lets go of it
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive = alive()
         lab.stop()
         print(json.dumps({"before": before, "after": after, "worker_alive": alive}))
     """, lab_args=", idle_timeout=2")

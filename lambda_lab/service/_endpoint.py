@@ -198,7 +198,8 @@ class LoopbackEndpoint:
         self._guard = SignedOnly(Traced(DomainDispatcherApplication(create_backend_app)), credentials)
         self._server = make_server("127.0.0.1", 0, self._guard, threaded=True, request_handler=_Quiet)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-lab-endpoint", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # stop() waits one poll
+                                        name="lambda-lab-endpoint", daemon=True)
         self._thread.start()
 
     def admit(self, credentials: dict[str, str]) -> None:
