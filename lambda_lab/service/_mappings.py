@@ -109,8 +109,14 @@ class MappingEngine:
                 state = self._streams.setdefault(mapping.uuid, _StreamState())
                 kinesis = mapping.kind == "kinesis"
                 client = _client("kinesis" if kinesis else "dynamodbstreams", mapping.region)
-                for shard in self._shards(client, mapping, kinesis):
-                    state.shards.setdefault(shard, _Shard()).iterator = self._iterator(client, mapping, shard, kinesis)
+                for shard_id in self._shards(client, mapping, kinesis):
+                    if shard_id in state.shards:
+                        continue
+                    fresh = _Shard()
+                    fresh.iterator = self._iterator(client, mapping, shard_id, kinesis)
+                    # the poller thread may have met this shard meanwhile and read from it: its place wins,
+                    # or the same records would be read (and invoked) twice
+                    state.shards.setdefault(shard_id, fresh)
 
     def arrived(self, stream_arn: str, shard: str, sequence: str) -> None:
         """Note on the lab clock when a record reached a stream (moto stamps real time)."""
