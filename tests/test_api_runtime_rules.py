@@ -306,3 +306,16 @@ def test_a_dead_letter_target_that_is_not_a_queue_or_topic_is_refused(lab, lam, 
         FunctionName=name, DeadLetterConfig={"TargetArn": "arn:aws:s3:::some-bucket"}),
         "The dead-letter target arn:aws:s3:::some-bucket is neither an Amazon SQS queue nor an Amazon SNS topic")
     assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName=name)
+
+
+def test_a_throttle_says_when_to_retry_in_the_retry_after_header(lam, make_function):
+    """TooManyRequestsException's retryAfterSeconds travels in the Retry-After header, where botocore reads it."""
+    name = make_function("def handler(event, context):\n    return 1\n")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as throttled:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    response = throttled.value.response
+    assert response["Error"]["Code"] == "TooManyRequestsException"
+    assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert response["retryAfterSeconds"] == "1"
+    assert response["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "1"

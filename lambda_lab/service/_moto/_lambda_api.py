@@ -364,7 +364,10 @@ def _role_of(backend: LambdaBackend, function_ref: str, qualifier: str | None) -
 
 def _error_reply(error: ServiceError):
     headers = {"x-amzn-errortype": error.code, "Content-Type": "application/json", "status": error.status}
-    return error.status, headers, json.dumps(error.body())
+    body = error.body()
+    if "retryAfterSeconds" in body:  # Lambda's API model carries it in the Retry-After header, not the body
+        headers["Retry-After"] = str(body.pop("retryAfterSeconds"))
+    return error.status, headers, json.dumps(body)
 
 
 PATCHES = {
