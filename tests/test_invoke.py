@@ -1,6 +1,7 @@
 """A handler really runs: return values, context, environment, logs, cold and warm starts."""
 
 import json
+import math
 import re
 import threading
 
@@ -13,12 +14,6 @@ from conftest import invoke, run_in_fresh_process
 REPORT = re.compile(r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: (?P<duration>\d+\.\d{2}) ms\t"
                     r"Billed Duration: (?P<billed>\d+) ms\tMemory Size: (?P<memory>\d+) MB\t"
                     r"Max Memory Used: (?P<used>\d+) MB(\tInit Duration: (?P<init>\d+\.\d{2}) ms)?$", re.M)
-
-
-def ceil_ms(*figures: str) -> int:
-    """ceil of the sum of 2-decimal figures as printed, in whole hundredths (no float rounding), at least 1."""
-    hundredths = sum(int(f.replace(".", "")) for f in figures)
-    return max(1, -(-hundredths // 100))
 
 
 def test_readme_example_answers_like_aws(lab, lam, make_function):
@@ -38,17 +33,20 @@ def test_readme_example_answers_like_aws(lab, lam, make_function):
     assert lines[-1].startswith(f"REPORT RequestId: {request_id}\t")
 
 
-def test_report_line_has_tabs_decimals_and_init_only_when_cold(lam, make_function):
+def test_report_line_has_tabs_decimals_and_init_only_when_cold(lab, lam, make_function):
     name = make_function("def handler(e, c):\n    return 1\n", MemorySize=256)
     _, _, cold = invoke(lam, name)
     _, _, warm = invoke(lam, name)
+    exact = [i.result for i in lab.invocations if i.function_name == name]
     cold_report, warm_report = REPORT.search(cold), REPORT.search(warm)
     assert cold_report and warm_report
     assert cold_report.group("init") is not None and warm_report.group("init") is None
     assert cold_report.group("memory") == "256"
-    # since August 2025 the init phase is billed: Billed = ceil(Duration + Init Duration), of the printed figures
-    assert int(cold_report.group("billed")) == ceil_ms(cold_report.group("duration"), cold_report.group("init"))
-    assert int(warm_report.group("billed")) == ceil_ms(warm_report.group("duration"))
+    # since August 2025 the init phase is billed: Billed = ceil(Duration + Init Duration), of the exact figures
+    assert int(cold_report.group("billed")) == math.ceil(exact[0].duration_ms + exact[0].init_ms)
+    assert int(warm_report.group("billed")) == max(1, math.ceil(exact[1].duration_ms))
+    assert (cold_report.group("duration"), cold_report.group("init")) == (f"{exact[0].duration_ms:.2f}",
+                                                                          f"{exact[0].init_ms:.2f}")
     assert 5 <= int(warm_report.group("used")) <= 256  # measured, so plausible, not a constant
 
 
@@ -324,7 +322,7 @@ def test_reported_duration_is_the_cpu_share_model_of_the_measured_figures(lab, l
         report = REPORT.search(log)
         assert report.group("duration") == f"{result.duration_ms:.2f}"
         assert int(report.group("billed")) == result.billed_ms
-        assert result.billed_ms == ceil_ms(*(f for f in (report.group("duration"), report.group("init")) if f))
+        assert result.billed_ms == max(1, math.ceil(result.duration_ms + (result.init_ms or 0)))
         assert (report.group("init") is not None) == result.cold
         if result.cold:
             assert report.group("init") == f"{result.init_ms:.2f}"

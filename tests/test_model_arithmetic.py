@@ -15,11 +15,12 @@ def test_runs_shorter_than_a_millisecond_still_take_time(wall, cpu, memory, expe
     assert modelled_duration_ms(wall, cpu, memory) == expected
 
 
-def test_billed_duration_follows_the_printed_hundredths():
-    # 1.0051 ms prints as "1.01", so it bills ceil(1.01) = 2 ms (as ceil(1.0051) does on AWS)
+def test_billed_duration_rounds_the_exact_figures_up():
+    # 1.0051 ms prints as "1.01" and bills ceil(1.0051) = 2 ms
     line = _report.report_line("r", 1.0051, billed_duration_ms(1.0051), 128, 40, None)
     assert "\tDuration: 1.01 ms\tBilled Duration: 2 ms\t" in line
     assert billed_duration_ms(1.0051) == 2
-    # 0.9951 ms prints as "1.00": 1 ms; 2.0049 + 0.9951 prints 2.00 + 1.00: 3 ms
+    # 0.9951 ms bills 1 ms; 2.0049 + 0.9951 = 3 ms exactly bills 3, and 3.0001 bills 4
     assert billed_duration_ms(0.9951) == 1
     assert billed_duration_ms(2.0049, 0.9951) == 3
+    assert billed_duration_ms(2.0050, 0.9951) == 4

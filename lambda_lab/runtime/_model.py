@@ -14,6 +14,8 @@ above 1,769 MB. One core here is taken to be one Lambda vCPU, and on Linux the t
 waiting for a core of this machine (a busy laptop, a parallel test run) is left out of the wall time.
 """
 
+import math
+
 MB_PER_VCPU = 1769
 MAX_VCPUS = 6.0
 
@@ -33,13 +35,9 @@ def modelled_duration_ms(wall_ms: float, cpu_ms: float, memory_mb: int) -> float
 
 
 def billed_duration_ms(duration_ms: float, init_ms: float | None = None) -> int:
-    """1 ms granularity; since 2025-08-01 a cold start's init phase is billed too."""
-    # from the figures REPORT prints (2 decimals), in whole hundredths: ceil(Duration + Init Duration) of the
-    # printed line then always holds, where 2.004 + 96.0 would otherwise bill 99 ms beside "2.00" and "96.00"
-    hundredths = _hundredths(duration_ms) + _hundredths(init_ms or 0.0)
-    return max(1, -(-hundredths // 100))
+    """1 ms granularity; since 2025-08-01 a cold start's init phase is billed too.
 
-
-def _hundredths(ms: float) -> int:
-    """`ms` as the whole hundredths that `f"{ms:.2f}"` prints."""
-    return round(round(ms, 2) * 100)
+    From the exact figures, as AWS bills them: REPORT prints two decimals, so once in a while a line reads
+    "Duration: 2.00 ms ... Init Duration: 96.00 ms" beside "Billed Duration: 99 ms" (2.004 + 96.0 ms).
+    """
+    return max(1, math.ceil(duration_ms + (init_ms or 0.0)))
