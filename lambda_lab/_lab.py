@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ._backends import LabStoppedError, LocalBackend, RemoteBackend, check_lab_args, check_region, choose
 from ._cleanup import cleanup
+from ._display import compact_errors
 from ._recorder import Recorder, install_id as _install_id, lab_home
 from .service import provide_managed_policies
 
@@ -89,6 +90,7 @@ class Lab:
             raise
         self._stopped = False
         Lab._current = self
+        compact_errors()  # AWS's errors show as code and message in a notebook, not as botocore's frames
 
     @classmethod
     def current(cls) -> Lab | None:

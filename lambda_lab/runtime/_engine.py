@@ -255,7 +255,7 @@ class Runtime:
         if outcome.kind == "timeout":
             duration, status, error_type = config.timeout_s * 1000, "timeout", "Sandbox.Timedout"
             text = f"Task timed out after {config.timeout_s:.2f} seconds"
-            events.append([now_ms, f"{_iso(now_ms)} {rid} {text}"])
+            events.append([now_ms, f"{_report.iso_ms(now_ms)} {rid} {text}"])
             payload = _json({"errorMessage": f"RequestId: {rid} Error: {text}", "errorType": error_type})
         elif outcome.kind in ("oom", "exit"):
             duration, status, error_type = outcome.wall_ms, "error", "Runtime.ExitError"
@@ -305,7 +305,7 @@ class Runtime:
         stream = time.strftime("%Y/%m/%d/", time.gmtime(started_at)) + f"[{config.version}]{secrets.token_hex(16)}"
         report = _report.report_line(rid, 0.0, 0, config.memory_mb, 0, None, "error", error_type)
         lines = [[int(started_at * 1000), _report.start_line(rid, config.version)],
-                 [now_ms, f"{_iso(now_ms)} {rid} {error_type}: {message}"],
+                 [now_ms, f"{_report.iso_ms(now_ms)} {rid} {error_type}: {message}"],
                  [now_ms, _report.end_line(rid)], [now_ms, report]]
         if self.log_sink is not None:
             self.log_sink(config, stream, lines)
@@ -332,7 +332,3 @@ def _expire_on_schedule(ref: "weakref.ref[Runtime]") -> None:
 
 def _json(obj) -> bytes:
     return json.dumps(obj).encode()
-
-
-def _iso(epoch_ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms / 1000)) + f".{epoch_ms % 1000:03d}Z"

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import select
-import struct
 from typing import Callable
 
 __all__ = ["FrameReader", "MAX_FRAME_BYTES"]
 
-_PREFIX = struct.Struct("!II")
+from ._protocol import _PREFIX  # one definition for the writer and both readers
 _POLL_MS = 50
 MAX_FRAME_BYTES = 256 << 20  # far above any answer Lambda allows; a forged length must not size the lab's memory
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 
+from ._report import iso_ms
 from ._types import FunctionConfig
 
 __all__ = ["invocation_lines", "level_of"]
@@ -37,13 +38,9 @@ def _kept(level: str, threshold: str | None) -> bool:
     return _ORDER[level] >= _ORDER[threshold or "INFO"]
 
 
-def _iso(epoch_ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms / 1000)) + f".{epoch_ms % 1000:03d}Z"
-
-
 def _platform(epoch_ms: int, kind: str, record: dict) -> list:
     # Lambda writes its own records compactly, without spaces
-    return [epoch_ms, json.dumps({"time": _iso(epoch_ms), "type": kind, "record": record}, separators=(",", ":"))]
+    return [epoch_ms, json.dumps({"time": iso_ms(epoch_ms), "type": kind, "record": record}, separators=(",", ":"))]
 
 
 def _runtime_version(init_line: str) -> dict:

@@ -2,6 +2,7 @@
 
 import signal
 import sys
+import time
 
 # Go's names for signals: Lambda's init process reports an exit the way os.ProcessState prints it.
 _SIGNAL_NAMES = {"SIGKILL": "killed", "SIGSEGV": "segmentation fault", "SIGABRT": "aborted",
@@ -65,3 +66,8 @@ def exit_reason(returncode: int | None) -> str:
     if sys.platform == "win32" and returncode in _WINDOWS_CRASH:
         return f"Runtime exited with error: signal: {_WINDOWS_CRASH[returncode]}"
     return f"Runtime exited with error: exit status {returncode}"
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """Epoch milliseconds as CloudWatch's ISO time with milliseconds: 2026-11-30T09:15:02.123Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms / 1000)) + f".{epoch_ms % 1000:03d}Z"

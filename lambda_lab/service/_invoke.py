@@ -20,7 +20,7 @@ from ._errors import ServiceError
 from ._event_config import EventConfigStore
 from ._mappings import MappingEngine
 from ._metrics import LambdaMetrics
-from ._target import Alias, Target  # noqa: F401  (Alias: the bridge builds targets with it)
+from ._target import Target
 from ._xray import Tracer
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6,291,456 bytes, request and response
@@ -75,6 +75,7 @@ class LambdaService:
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
         self._in_flight_unreserved = 0
+        self._in_flight_total = 0  # all functions together, for the ConcurrentExecutions metric
         self.clock = LabClock()
         self.event_configs = EventConfigStore()
         self.queue = AsyncQueue(self, self.clock)
@@ -153,7 +154,7 @@ class LambdaService:
             raise
         # concurrency as this call starts (read without the lock: a metric sample, not a decision)
         running = (self._in_flight.get(target.function_name, 0), self._in_flight_unreserved,
-                   sum(self._in_flight.values()))
+                   self._in_flight_total)
         trace = None
         try:
             config = target.config_for(version)
@@ -233,10 +234,12 @@ class LambdaService:
             else:
                 self._in_flight_unreserved += 1
             self._in_flight[name] = running + 1
+            self._in_flight_total += 1
 
     def _leave(self, target: Target) -> None:
         with self._lock:
             self._in_flight[target.function_name] -= 1
+            self._in_flight_total -= 1
             if target.reserved_concurrency is None:
                 self._in_flight_unreserved -= 1
 

@@ -273,7 +273,7 @@ class MappingEngine:
                 continue  # skipped, never invoked, as on Lambda
             sequence = raw["SequenceNumber"] if kinesis else raw["dynamodb"]["SequenceNumber"]
             stamp = raw["ApproximateArrivalTimestamp"] if kinesis else raw["dynamodb"]["ApproximateCreationDateTime"]
-            arrival = self.arrivals.get((mapping.source_arn, shard_id, str(sequence)), stamp.timestamp())
+            arrival = self.arrivals.pop((mapping.source_arn, shard_id, str(sequence)), stamp.timestamp())
             items.append(_Item(event, str(sequence), arrival))
         return items, bool(got["Records"])
 

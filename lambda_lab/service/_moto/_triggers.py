@@ -7,6 +7,7 @@ mappings) are read by the lab's own pollers instead of moto's one-message-at-a-t
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import time
 import uuid
@@ -174,8 +175,16 @@ def mappings() -> list[Mapping]:
 
 
 def _patterns(criteria) -> list:
+    """The mapping's compiled filters; compiled once per distinct FilterCriteria, not on every poll pass."""
+    if not criteria:
+        return []
+    return _compiled(json.dumps(criteria, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(criteria_json: str) -> list:
     try:
-        return compile_criteria(criteria)
+        return compile_criteria(json.loads(criteria_json))
     except FilterError:  # refused at Create/UpdateEventSourceMapping; nothing invalid is stored
         return []
 
