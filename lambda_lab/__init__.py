@@ -12,8 +12,9 @@ from ._lab import Lab
 from .packaging import Package, build_package, layer_zip, zip_folder, zip_source
 from .pricing import invocation_cost, monthly_estimate
 from .tuning import power_tune
+from .exam import questions
 
 __version__ = "0.1.0"
 
 __all__ = ["Lab", "LabStoppedError", "install", "uninstall", "zip_source", "zip_folder", "build_package", "layer_zip", "Package",
-           "events", "power_tune", "monthly_estimate", "invocation_cost", "__version__"]
+           "events", "power_tune", "monthly_estimate", "invocation_cost", "questions", "__version__"]
