@@ -16,7 +16,9 @@ waiting for a core of this machine (a busy laptop, a parallel test run) is left 
 
 import math
 
-MB_PER_VCPU = 1769
+from ..limits import value
+
+MB_PER_VCPU = value("memory_per_vcpu_mb")
 MAX_VCPUS = 6.0
 
 

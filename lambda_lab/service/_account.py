@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..limits import value
 from ._invoke import MIN_UNRESERVED
 from ._validation import UNZIPPED_MAX_BYTES
 
-ZIPPED_MAX_BYTES = 52_428_800  # 50 MB: a direct upload (the request limit in _validation is this, base64-encoded)
+ZIPPED_MAX_BYTES = value("zipped_max_bytes")  # 50 MB: a direct upload (the request limit in _validation is this, base64-encoded)
 TOTAL_CODE_MAX_BYTES = 80_530_636_800  # 75 GB of functions and layers per region
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..limits import value
 from . import _deliver
 from ._clock import LabClock
 from ._errors import ServiceError
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 
 RETRY_DELAYS_S = (60.0, 120.0)  # after the first and the second failed attempt
 THROTTLE_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 120.0, 300.0)  # then every 5 minutes
-DEFAULT_MAX_AGE_S = 21600
-DEFAULT_RETRIES = 2
+DEFAULT_MAX_AGE_S = value("event_age_max_s")
+DEFAULT_RETRIES = value("async_retries_default")
 
 
 @dataclass

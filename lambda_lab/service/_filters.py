@@ -14,9 +14,12 @@ import base64
 import json
 from typing import Any
 
+from ..limits import value
+
+
 __all__ = ["FilterError", "compile_criteria", "matches", "document_of"]
 
-MAX_FILTERS = 5  # Lambda's default quota of filters per event source mapping
+MAX_FILTERS = value("filters_max")  # Lambda's default quota of filters per event source mapping
 _NUMERIC_OPS = ("=", "<", "<=", ">", ">=")
 _MISSING = object()
 

@@ -37,6 +37,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from ..limits import value
 from ._endpoint import _AUTH, SignedOnly
 from ._front_door_shapes import (Malformed, Reply, Request, applicable_policy, error_reply, execute_api_arn,
                                  is_text, lambda_target, matches_media, pick_resource, pick_route, request_id, segments,
@@ -44,7 +45,7 @@ from ._front_door_shapes import (Malformed, Reply, Request, applicable_policy, e
 from ._permissions import may_invoke
 
 REASON_HEADER = "x-lambda-lab-reason"
-REST_TIMEOUT_S, HTTP_TIMEOUT_S = 29.0, 30.0  # the integration timeout quotas of REST and HTTP APIs
+REST_TIMEOUT_S, HTTP_TIMEOUT_S = float(value("rest_api_timeout_s")), 30.0  # the integration timeout quotas of REST and HTTP APIs
 # Bodies as each service sends them: REST and HTTP APIs spell "internal server error" differently
 REST_500 = '{"message": "Internal server error"}'
 REST_504 = '{"message": "Endpoint request timed out"}'

@@ -12,6 +12,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, replace
 
+from ..limits import value
 from ..runtime import FunctionConfig, InvokeRequest, InvokeResult, Runtime
 from ._async import AsyncQueue
 from ._clock import LabClock
@@ -23,10 +24,10 @@ from ._metrics import LambdaMetrics
 from ._target import Target
 from ._xray import Tracer
 
-SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024  # 6,291,456 bytes, request and response
-ASYNC_PAYLOAD_LIMIT = 1024 * 1024  # raised from 256 KB in 2025
-ACCOUNT_CONCURRENCY = 1000
-MIN_UNRESERVED = 100
+SYNC_PAYLOAD_LIMIT = value("sync_payload_max_bytes")  # 6,291,456 bytes, request and response
+ASYNC_PAYLOAD_LIMIT = value("async_payload_max_bytes")  # raised from 256 KB in 2025
+ACCOUNT_CONCURRENCY = value("account_concurrency")
+MIN_UNRESERVED = value("min_unreserved")
 HISTORY_LIMIT = 20_000
 # The history keeps whole logs of its newest invocations up to this many characters; older entries keep the
 # 4 KB tail LogResult would give, so a print loop run many times cannot fill the kernel (CloudWatch has the rest).

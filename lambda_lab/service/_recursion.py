@@ -21,10 +21,13 @@ import zlib
 from collections import OrderedDict
 from typing import Callable
 
+from ..limits import value
+
+
 __all__ = ["MAX_CHAIN", "caller_header", "chain_of", "chain_of_request", "serving", "pending", "adopt",
            "trace_for", "stops", "screen_sqs", "Traced", "reset"]
 
-MAX_CHAIN = 16  # AWS: stopped "after approximately 16 invocations"; the lab runs 16 and drops the 17th
+MAX_CHAIN = value("recursion_max_chain")  # AWS: stopped "after approximately 16 invocations"; the lab runs 16 and drops the 17th
 _LINEAGE = re.compile(r"(?:^|;)\s*Lineage=([0-9a-f]+):(\d+)")
 _ROOT = re.compile(r"(?:^|;)\s*Root=([^;]+)")
 _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("lambda_lab_caller_trace", default=None)

@@ -13,6 +13,7 @@ import re
 import zipfile
 from functools import lru_cache
 
+from ..limits import value
 from ..runtime._unpack import unsafe_member
 from ._errors import ServiceError, invalid
 
@@ -25,10 +26,10 @@ RESERVED_ENV_KEYS = frozenset({
 })
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13", "python3.14", "nodejs22.x", "nodejs24.x")
 DEPRECATED_RUNTIMES = re.compile(r"^(python2\.7|python3\.[0-9]|nodejs|nodejs\d+\.\d+(-edge)?|nodejs1?[0-8]\.x)$")
-MEMORY_MAX_MB, TIMEOUT_MAX_S, ENV_MAX_BYTES = 10240, 900, 4096
+MEMORY_MAX_MB, TIMEOUT_MAX_S, ENV_MAX_BYTES = value("memory_max_mb"), value("timeout_max_s"), value("env_max_bytes")
 # A ZipFile upload may be 50 MB; AWS measures the request, where the zip travels base64-encoded (4/3 larger).
 UPLOAD_REQUEST_MAX_BYTES = 69_905_067
-UNZIPPED_MAX_BYTES = 262_144_000  # 250 MB: the function's package and all its layers, unzipped
+UNZIPPED_MAX_BYTES = value("unzipped_max_bytes")  # 250 MB: the function's package and all its layers, unzipped
 UPLOAD_ACTIONS = ("CreateFunction", "UpdateFunctionCode", "PublishLayerVersion")
 _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -113,7 +114,7 @@ def _function_settings(params: dict, creating: bool) -> None:
         raise invalid(f"Function name '{params.get('FunctionName')}' is not valid: use 1-64 letters, digits, "
                       "hyphens or underscores.")
     memory = params.get("MemorySize")
-    if memory is not None and not 128 <= memory <= MEMORY_MAX_MB:
+    if memory is not None and not value("memory_min_mb") <= memory <= MEMORY_MAX_MB:
         raise invalid(f"MemorySize '{memory}' is not valid: choose 128 to {MEMORY_MAX_MB} MB, in 1 MB steps.")
     timeout = params.get("Timeout")
     if timeout is not None and not 1 <= timeout <= TIMEOUT_MAX_S:
@@ -130,8 +131,8 @@ def _function_settings(params: dict, creating: bool) -> None:
     variables = (params.get("Environment") or {}).get("Variables")
     if variables:
         _environment(variables)
-    if len(params.get("Layers") or []) > 5:
-        raise invalid("Cannot reference more than 5 layers.")
+    if len(params.get("Layers") or []) > value("layers_max"):
+        raise invalid(f"Cannot reference more than {value('layers_max')} layers.")
 
 
 def _environment(variables: dict) -> None:
