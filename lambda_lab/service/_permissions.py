@@ -98,6 +98,10 @@ POLLER_ACTIONS = {
                  "GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM."),
 }
 
+# The AWS managed policy that grants a poller what it needs, per source: the hint a refusal gives.
+POLLER_POLICIES = {"sqs": "AWSLambdaSQSQueueExecutionRole", "kinesis": "AWSLambdaKinesisExecutionRole",
+                   "dynamodb": "AWSLambdaDynamoDBExecutionRole"}
+
 
 def poller_refusal(documents: list[dict | str], source_arn: str) -> str | None:
     """AWS's message when the execution role cannot read `source_arn`, or None when it can."""

@@ -16,7 +16,7 @@ from .._errors import ServiceError, invalid
 from .._invoke import MIN_UNRESERVED
 from .._names import split_function_ref
 from .._validation import check_upload_size, validate_request
-from .._permissions import DELIVERY_ACTIONS, delivery_refusal, poller_refusal
+from .._permissions import DELIVERY_ACTIONS, POLLER_POLICIES, delivery_refusal, poller_refusal
 from . import _api_rules, _state
 from ._mapping_api import PATCHES as _MAPPING_PATCHES
 from ._mapping_api import check_mapping_request
@@ -266,8 +266,9 @@ def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
             refusal = poller_refusal(role_documents(backend.account_id, record["latest"].role),
                                      params["EventSourceArn"])
             if refusal:
-                raise invalid(refusal + " (lambda-lab: attach the matching AWS managed policy to the function's "
-                              "execution role, e.g. AWSLambdaSQSQueueExecutionRole.)")
+                policy = POLLER_POLICIES[params["EventSourceArn"].split(":")[2]]
+                raise invalid(refusal + f" (lambda-lab: attach AWS's managed policy {policy} to the function's "
+                              f"execution role, e.g. lab.allow(\"{policy}\"), or an equivalent policy.)")
     if action == "PutFunctionConcurrency" and params.get("ReservedConcurrentExecutions") is not None:
         name, _ = split_function_ref(params["FunctionName"])
         others = reserved_elsewhere(storage, name)
