@@ -11,7 +11,8 @@ PACKAGE = pathlib.Path(lambda_lab.__file__).parent
 def test_public_names():
     assert sorted(lambda_lab.__all__) == sorted(["Lab", "LabStoppedError", "install", "uninstall", "zip_source", "zip_folder",
                                                  "build_package", "layer_zip", "Package", "events", "power_tune",
-                                                 "monthly_estimate", "invocation_cost", "questions", "__version__"])
+                                                 "monthly_estimate", "invocation_cost", "questions", "quiz", "practice_exam",
+                                                 "review", "progress", "limits", "__version__"])
     for name in lambda_lab.__all__:
         assert getattr(lambda_lab, name) is not None
 

@@ -59,8 +59,27 @@ def _load_all() -> dict:
     for module in pkgutil.iter_modules(__path__):
         if module.name.startswith("ex_"):
             loaded = importlib.import_module(f"{__name__}.{module.name}")
-            found.update({name: getattr(loaded, name) for name in getattr(loaded, "__all__", [])})
+            found.update({name: _recorded(name, getattr(loaded, name)) for name in getattr(loaded, "__all__", [])})
     return found
+
+
+def _recorded(name: str, check):
+    """The check, noting each pass or failure in the learner's progress (lambda_lab.progress())."""
+    import functools
+
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        from ..exam import _store
+
+        try:
+            result = check(*args, **kwargs)
+        except CheckFailed:
+            _store.record_check(name, False)
+            raise
+        _store.record_check(name, True)
+        return result
+
+    return run
 
 
 CHECKS = _load_all()

@@ -6,7 +6,7 @@ import uuid
 
 import boto3
 
-from . import passed, require
+from . import function_config, passed, require
 
 __all__ = ["ex_04_dead_letter"]
 
@@ -19,7 +19,7 @@ def _arn_name(arn: str) -> str:
 
 def _failure_settings(lam, name: str) -> dict:
     """Where a failed asynchronous event of `name` ($LATEST) can go, and the OnSuccess destination if any."""
-    config = lam.get_function_configuration(FunctionName=name)
+    config = function_config(name, "Run the exercise's setup cell first: it creates the function.")
     try:
         invoke_config = lam.get_function_event_invoke_config(FunctionName=name)
     except lam.exceptions.ResourceNotFoundException:

@@ -4,7 +4,7 @@ import json
 
 import boto3
 
-from . import passed, require
+from . import function_config, passed, require
 
 __all__ = ["ex_05_timeout"]
 
@@ -12,7 +12,7 @@ __all__ = ["ex_05_timeout"]
 def ex_05_timeout(function_name: str = "report") -> None:
     """The function finishes within its timeout, with its code unchanged."""
     lam = boto3.client("lambda")
-    config = lam.get_function_configuration(FunctionName=function_name)
+    config = function_config(function_name, "Run the exercise's setup cell first: it creates the function.")
     response = lam.invoke(FunctionName=function_name, Payload=b"{}")
     payload = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):

@@ -8,7 +8,7 @@ import boto3
 
 from ..pricing import cost_per_invocation, usd
 from ..runtime import cpu_share, modelled_duration_ms
-from . import passed, require
+from . import function_config, passed, require
 
 __all__ = ["ex_06_cheapest_memory"]
 
@@ -48,7 +48,7 @@ def _costs(run, sizes, architecture: str) -> dict[int, float]:
 def ex_06_cheapest_memory(function_name: str = "enrich") -> None:
     """`function_name` runs at the memory size where an invocation costs least."""
     lam = boto3.client("lambda")
-    config = lam.get_function_configuration(FunctionName=function_name)
+    config = function_config(function_name, "Run the exercise's setup cell first: it creates the function.")
     memory = config["MemorySize"]
     architecture = (config.get("Architectures") or ["x86_64"])[0]
     run = _measured_run(lam, function_name)
