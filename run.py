@@ -44,6 +44,16 @@ def setup() -> None:
     STAMP.write_text(wanted.hexdigest())
 
 
+def lab_command() -> list[str]:
+    """JupyterLab serving the whole repository (notebooks/, exercises/, solutions/ all reachable, links work),
+    opened on the first lesson. A file argument would make its folder the root and hide exercises/."""
+    args = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}",
+            "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")
+    return args
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     if command not in ("lab", "test", "setup"):
@@ -51,10 +61,7 @@ def main(argv: list[str]) -> int:
         return 2
     setup()
     if command == "lab":
-        args = [str(BIN / "jupyter"), "lab", "notebooks/00_start_here.ipynb"]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            args.append("--allow-root")
-        return subprocess.call(args + argv[1:], cwd=ROOT)
+        return subprocess.call(lab_command() + argv[1:], cwd=ROOT)
     if command == "test":
         extra = argv[1:]
         named = any((ROOT / arg.split("::")[0]).exists() for arg in extra if not arg.startswith("-"))
