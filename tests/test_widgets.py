@@ -304,3 +304,21 @@ def test_async_timeline_chart_shows_retries_and_endings(lab, lam, make_function)
     assert ax.get_xlabel().startswith("time since the first event")
     with pytest.raises(ValueError, match="no asynchronous events"):
         plots.async_timeline_chart([])
+
+
+def test_a_widget_whose_lab_stopped_says_so_in_one_line():
+    from conftest import run_in_fresh_process
+
+    shown = run_in_fresh_process("""
+        import json, boto3, lambda_lab
+        from lambda_lab import widgets
+        lab = lambda_lab.Lab(quiet=True)
+        boto3.client("lambda").create_function(FunctionName="hello", Runtime="python3.13", Role=lab.role_arn,
+            Handler="app.handler", Code={"ZipFile": lambda_lab.zip_source("def handler(e, c):\\n    return 1\\n")})
+        console = widgets.invoke_console("hello")
+        lab.stop()
+        console.controller.invoke()
+        print(json.dumps(console.controller.result.value))
+    """)
+    assert "lab behind this widget has stopped" in shown and "setup cell" in shown
+    assert shown.count("<div") == 1 and "Traceback" not in shown

@@ -59,6 +59,11 @@ def problem(error: Exception) -> str:
     if isinstance(error, ClientError):  # its str() wraps the message in "An error occurred (...) when calling"
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'Error')}: {info.get('Message', '')}".strip()
+    from .._backends import LabStoppedError
+
+    if isinstance(error, LabStoppedError):  # nothing was sent; say what to do, not where it would have gone
+        return ("The lab behind this widget has stopped (lab.stop()). Run the notebook's setup cell again to "
+                "start a new one, then this widget's cell.")
     return f"{type(error).__name__}: {error}"
 
 
