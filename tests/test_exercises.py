@@ -78,3 +78,16 @@ def test_blank_exercise_fails_its_checks(path):
     assert [(index, kind) for index, kind, _ in raised] == [(index, kind) for index, kind, _ in expected], raised
     for (_, _, message), (_, _, start) in zip(raised, expected):
         assert message.startswith(start), message
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=[p.stem for p in EXERCISES])
+def test_a_blank_cell_prints_nothing(path):
+    """A cell ending in a bare `...` would show `Ellipsis` under it: blanks are comments or inside a block."""
+    import ast
+
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            body = ast.parse("".join(cell["source"])).body
+            last = body[-1] if body else None
+            assert not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Constant)
+                        and last.value.value is Ellipsis), "".join(cell["source"])

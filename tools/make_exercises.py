@@ -18,6 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 MARKER = "# solution"
 
 
+def _placeholder(kept: list[str], removed: list[str]) -> str:
+    """What stands for the removed lines: `...` where Python needs a statement (after a `def ...:`), else a
+    comment, because a bare `...` ending a cell would print `Ellipsis` under it."""
+    code = [line for line in kept if line.strip() and not line.strip().startswith("#")]
+    if code and code[-1].rstrip().endswith(":"):
+        first = next((line for line in removed if line.strip()), "    ...")
+        return first[:len(first) - len(first.lstrip())] + "...  # your code here"
+    return "# your code here"
+
+
 def exercise_from(solution: dict) -> dict:
     """The exercise notebook for one solution notebook (both as JSON dicts)."""
     nb = copy.deepcopy(solution)
@@ -29,8 +39,9 @@ def exercise_from(solution: dict) -> dict:
             if cell["cell_type"] == "markdown":
                 continue
             lines = source.split("\n")
-            kept = lines[:next((i for i, line in enumerate(lines) if line.strip() == MARKER), 0)]
-            source = "\n".join(kept + ["..."])
+            cut = next((i for i, line in enumerate(lines) if line.strip() == MARKER), 0)
+            kept = lines[:cut]
+            source = "\n".join(kept + [_placeholder(kept, lines[cut + 1:])])
             cell["metadata"]["tags"] = [t for t in tags if t != "solution"]
             if not cell["metadata"]["tags"]:
                 del cell["metadata"]["tags"]
