@@ -6,8 +6,8 @@ import atexit
 import threading
 
 from .runtime import Runtime
-from .service import (ExecutionCredentials, LambdaService, LoopbackEndpoint, attach, detach, generate_credentials,
-                      write_log)
+from .service import (ExecutionCredentials, LambdaService, LoopbackEndpoint, SecretsExtension, attach, detach,
+                      generate_credentials, role_documents, write_log)
 
 _lock = threading.Lock()
 _active: Engine | None = None
@@ -26,6 +26,10 @@ class Engine:
                                isolate_imports=isolate_imports, warn_python_version=warn_python_version,
                                credentials_for=self.execution_credentials)
         self.service = LambdaService(self.runtime, seed=seed)
+        self.service.code_locations = self.endpoint.code_locations  # GetFunction's Code.Location links
+        # AWS's Parameters and Secrets extension, for functions whose layers name it; it listens once one starts
+        self.secrets_extension = SecretsExtension(self.endpoint.url, role_documents)
+        self.runtime.extension_env = self.secrets_extension.environment
 
     def wait_for_async(self, timeout: float | None = 60.0) -> None:
         """Return once queued events, retries, deliveries and event source mappings have all finished."""
@@ -34,6 +38,7 @@ class Engine:
     def close(self) -> None:
         self.service.shutdown()
         self.runtime.stop()
+        self.secrets_extension.stop()
         self.endpoint.stop()
 
 

@@ -212,3 +212,16 @@ def test_the_class_overview_gathers_every_learners_file(tmp_path, monkeypatch):
     assert [(r["learner"], r["checks_passed"], r["questions_right"]) for r in rows] == [("ada", "1", "1"),
                                                                                       ("grace", "0", "0")]
     assert (tmp_path / "class.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_options_are_shuffled_with_their_explanations_and_answers():
+    bank = lambda_lab.questions()
+    from lambda_lab.exam._quiz import shuffled
+    positions = collections.Counter()
+    for record in bank:
+        mixed = shuffled(record, seed=1)
+        assert sorted(zip(mixed["options"], mixed["explanations"])) == sorted(zip(record["options"],
+                                                                                  record["explanations"]))
+        assert {mixed["options"][a] for a in mixed["answers"]} == {record["options"][a] for a in record["answers"]}
+        positions.update(mixed["answers"])
+    assert min(positions[i] for i in range(4)) > len(bank) / 8  # no position holds most right answers

@@ -150,11 +150,20 @@ def test_tuner_prices_the_chosen_architecture(lam, make_function):
     [point] = tuner.points
     assert point["architecture"] == "arm64"
     assert point["cost"] == pytest.approx(pricing.cost_per_invocation(point["avg_billed_ms"], 128, "arm64"))
-    now = lam.get_function_configuration(FunctionName=name)["Architectures"]
-    if now != ["arm64"]:  # a backend that ignores UpdateFunctionCode's Architectures must be called out
-        assert "still runs on x86_64" in tuner.status_html.value and "priced as arm64" in point["note"]
+    assert lam.get_function_configuration(FunctionName=name)["Architectures"] == ["arm64"]
     tuner.reset()
     assert lam.get_function_configuration(FunctionName=name)["Architectures"] == ["x86_64"]
+
+
+def test_tuner_switches_architecture_without_being_given_the_code(lam, make_function):
+    """As notebook 06 shows it: the tuner fetches the package from GetFunction's Code.Location to re-upload it."""
+    name = make_function(HELLO)
+    tuner = widgets.memory_tuner(name, invocations=1).controller
+    tuner.architecture.value = "arm64"
+    assert [p["architecture"] for p in tuner.points] == ["arm64"], tuner.status_html.value
+    assert lam.get_function_configuration(FunctionName=name)["Architectures"] == ["arm64"]
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b'{"name": "Ada"}')["Payload"].read()) == {
+        "greeting": "Hello, Ada!"}
 
 
 def test_tuner_shows_aws_errors_in_the_widget(make_function):

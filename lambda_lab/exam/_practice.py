@@ -16,7 +16,7 @@ import time
 
 from . import _store
 from ._bank import DOMAINS, EXAM_WEIGHTS, questions
-from ._quiz import Quiz, _option_widget, question_html
+from ._quiz import Quiz, _option_widget, question_html, shuffled
 
 __all__ = ["domain_counts", "draw", "scaled_score", "PASS_MARK", "PracticeExam", "practice_exam", "domain_chart"]
 
@@ -43,7 +43,7 @@ def draw(n: int = 65, seed: int | None = None) -> list[dict]:
             raise ValueError(f"the bank has {len(pool)} questions in domain {domain}, {count} needed")
         chosen += rng.sample(pool, count)
     rng.shuffle(chosen)
-    return chosen
+    return [shuffled(q, seed) for q in chosen]
 
 
 def scaled_score(right: int, total: int) -> int:

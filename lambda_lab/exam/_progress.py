@@ -12,7 +12,7 @@ import pathlib
 
 from . import _store
 from ._bank import questions
-from ._quiz import Quiz, build
+from ._quiz import Quiz, build, shuffled
 
 __all__ = ["review", "progress", "Progress", "summarise"]
 
@@ -24,7 +24,7 @@ def review(n: int = 10, record_results: bool = True):
     import ipywidgets as w
 
     by_id = {q["id"]: q for q in questions()}
-    due = [by_id[qid] for qid in _store.due() if qid in by_id][:n]
+    due = [shuffled(by_id[qid], len(_store.load()["answers"])) for qid in _store.due() if qid in by_id][:n]
     if not due:
         answered = len(_store.load()["answers"])
         message = ("Nothing is due for review: answer a notebook's quiz or the practice exam first."

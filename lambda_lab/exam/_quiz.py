@@ -12,9 +12,19 @@ import random
 from . import _store
 from ._bank import DOMAINS, questions
 
-__all__ = ["Quiz", "quiz", "anchor", "question_html"]
+__all__ = ["Quiz", "quiz", "anchor", "question_html", "shuffled"]
 
 _WORDS = {2: "two", 3: "three"}
+
+
+def shuffled(record: dict, seed=None) -> dict:
+    """A copy of `record` with its options in a new order (explanations and answers follow): the bank's files
+    keep the right answer wherever its author put it, and a learner must not learn "it is usually A"."""
+    order = list(range(len(record["options"])))
+    random.Random(f"{record['id']}:{seed}").shuffle(order)
+    return {**record, "options": [record["options"][i] for i in order],
+            "explanations": [record["explanations"][i] for i in order],
+            "answers": sorted(order.index(a) for a in record["answers"])}
 
 
 def anchor(record: dict, from_folder: str = "notebooks") -> str:
@@ -153,6 +163,6 @@ def quiz(notebook: str, n: int | None = None, seed: int | None = None, record_re
     records = questions(notebook)
     name = records[0]["notebook"]
     count = min(n or 8, len(records))
-    chosen = random.Random(f"{name}:{seed}").sample(records, count)
+    chosen = [shuffled(r, seed) for r in random.Random(f"{name}:{seed}").sample(records, count)]
     return build(Quiz(chosen, title=f"Quiz · {name.replace('_', ' ', 1)} ({count} questions)",
                       record_results=record_results))

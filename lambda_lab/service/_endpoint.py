@@ -25,6 +25,8 @@ from botocore.credentials import Credentials
 from botocore.session import get_session
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from ._code_location import PREFIX as CODE_PREFIX, CodeLocations
+
 _AUTH = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,\s*"
                    r"SignedHeaders=([^,]+),\s*Signature=([0-9a-f]+)")
 MAX_SKEW_S = 15 * 60  # AWS refuses a signature dated more than 15 minutes from its own clock, either way
@@ -79,7 +81,13 @@ class SignedOnly:
         key = credentials["AWS_ACCESS_KEY_ID"]
         self._keys[key] = Credentials(key, credentials["AWS_SECRET_ACCESS_KEY"], credentials["AWS_SESSION_TOKEN"])
 
+    code: CodeLocations | None = None  # GetFunction's package links, presigned rather than SigV4-signed
+
     def __call__(self, environ, start_response):
+        if self.code is not None and environ.get("PATH_INFO", "").startswith(CODE_PREFIX):
+            status, headers, answer = self.code.answer(environ)
+            start_response(status, headers)
+            return [answer]
         body = self._body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -198,6 +206,8 @@ class LoopbackEndpoint:
         self._guard = SignedOnly(Traced(DomainDispatcherApplication(create_backend_app)), credentials)
         self._server = make_server("127.0.0.1", 0, self._guard, threaded=True, request_handler=_Quiet)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self.code_locations = self._guard.code = CodeLocations()
+        self.code_locations.base_url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # stop() waits one poll
                                         name="lambda-lab-endpoint", daemon=True)
         self._thread.start()

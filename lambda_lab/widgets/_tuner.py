@@ -67,19 +67,18 @@ class MemoryTuner(Controller):
         self.render()
         try:
             applied = self._configure(memory_mb, architecture)
+            if applied != architecture:  # measuring now would chart a point for a setting that never ran
+                self.status, self.status_kind = f"The function still runs on {applied}: {self.kept_why}", "error"
+                self._set(self.architecture, value=applied)
+                self.render()
+                return None
             point = self._invoke(memory_mb, architecture, self.count.value)
         except Exception as error:  # e.g. more memory than the account allows: show AWS's words
             self.status, self.status_kind = problem(error), "error"
             self.render()
             return None
-        if applied != architecture:
-            point["note"] = f"still {applied}; priced as {architecture}"
-            self.status = (f"The function still runs on {applied}: {self.kept_why} This point is priced at "
-                           f"{architecture} rates.")
-            self.status_kind = "error"
-        else:
-            self.status, self.status_kind = (f"{memory_mb} MB ({architecture}): {point['avg_ms']:.1f} ms on "
-                                             f"average, {pricing.usd(point['cost_per_million'])} per million."), "ok"
+        self.status, self.status_kind = (f"{memory_mb} MB ({architecture}): {point['avg_ms']:.1f} ms on "
+                                         f"average, {pricing.usd(point['cost_per_million'])} per million."), "ok"
         self.points.append(point)
         self.figure = plots.memory_points_chart(self.points, self.name)
         self.image = png(self.figure)
@@ -159,9 +158,7 @@ def _on_slider(memory_mb: int) -> int:
 
 
 def _download_code(lam, name: str) -> bytes | None:
-    """The deployment package from GetFunction's presigned URL, which real AWS serves; the lab does not."""
-    if lab_or_none() is not None:  # the lab's URL names no real bucket: asking would go to the internet for nothing
-        return None
+    """The deployment package from GetFunction's presigned URL (Code.Location), which AWS and the lab both serve."""
     try:
         location = lam.get_function(FunctionName=name)["Code"]["Location"]
         with urllib.request.urlopen(location, timeout=30) as response:  # noqa: S310 - an https URL from AWS
@@ -174,8 +171,8 @@ def memory_tuner(function_name: str, payload=None, invocations: int = 5, code: b
                  lambda_client=None) -> w.VBox:
     """A memory slider and architecture toggle that reconfigure, invoke and chart the function at each setting.
 
-    Changing the architecture needs the deployment package (UpdateFunctionCode takes Architectures): pass
-    `code=` (your zip's bytes) or, on AWS, the tuner downloads it. Reset puts back the original configuration.
+    Changing the architecture needs the deployment package (UpdateFunctionCode takes Architectures): the tuner
+    downloads it from GetFunction's Code.Location, or uses `code=` (your zip's bytes) if you pass it. Reset puts back the original configuration.
 
     >>> tuner = memory_tuner("resize", {"width": 200}, invocations=5)
     >>> tuner.controller.memory.value = 1024    # what moving the slider does

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _state
+from .. import _deployments
+from . import _apigateway, _state
+from ._cloudformation import PATCHES as _CLOUDFORMATION_PATCHES
 from ._cloudwatch import PATCHES as _CLOUDWATCH_PATCHES
 from ._cloudwatch import evaluate_alarms, publish as publish_metrics
+from ._codedeploy import PATCHES as _CODEDEPLOY_PATCHES
+from ._codedeploy import bind as bind_deployments
 from ._lambda_api import PATCHES as _LAMBDA_PATCHES
 from ._api_rules import PATCHES as _RULES_PATCHES
 from ._triggers import PATCHES as _TRIGGER_PATCHES
 from ._triggers import mappings, resolve_arn
 from ._logs import PATCHES as _LOGS_PATCHES
 from ._logs import write_log
-from ._records import provide_managed_policies
+from ._provisioned_api import PATCHES as _PROVISIONED_PATCHES
+from ._managed_policies import PATCHES as _POLICY_PATCHES, aws_managed_policy_arn, provide_managed_policies
+from ._packages import read_package
+from ._records import role_documents
 from ._xray import PATCHES as _XRAY_PATCHES, put_documents
+from ._extension_layers import PATCHES as _EXTENSION_LAYER_PATCHES
 
 if TYPE_CHECKING:
     from .._invoke import LambdaService
@@ -27,10 +35,12 @@ if TYPE_CHECKING:
 MOTO_VERSION = "5.2.1"
 # (owner, attribute): replacement
 PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES, **_RULES_PATCHES, **_LOGS_PATCHES, **_CLOUDWATCH_PATCHES,
-           **_XRAY_PATCHES}
+           **_XRAY_PATCHES, **_EXTENSION_LAYER_PATCHES, **_POLICY_PATCHES,
+           **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES, **_CLOUDFORMATION_PATCHES}
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
-__all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "write_log", "provide_managed_policies",
+__all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "write_log", "provide_managed_policies", "role_documents",
+           "aws_managed_policy_arn",
            "warm_imports", "publish_metrics"]
 
 
@@ -41,9 +51,13 @@ def install(service: LambdaService) -> None:
             _state.originals[(owner, attr)] = owner.__dict__.get(attr, _INHERITED)
             setattr(owner, attr, replacement)
     _state.service = service
+    if getattr(service, "code_locations", None) is not None:
+        service.code_locations.bind(read_package)
+    _apigateway.install()  # REST API deployments keep a snapshot of what they deployed
     service.mappings.bind(mappings, resolve_arn)
     service.tracer.put = put_documents
     service.metrics.bind(publish_metrics, evaluate_alarms)
+    bind_deployments(service)
 
 
 def uninstall() -> None:
@@ -53,7 +67,9 @@ def uninstall() -> None:
         else:
             setattr(owner, attr, original)
     _state.originals.clear()
+    _apigateway.uninstall()
     _state.service = None
+    _deployments.bind(None)
 
 
 def warm_imports() -> None:

@@ -313,6 +313,14 @@ def after(response: LambdaResponse, action: str, params: dict, reply):
         data = json.loads(body)
         data["RevisionId"] = revision_of(_policy_owner(storage, backend, name, qualifier))
         body = json.dumps(data)
+    elif action == "GetFunction" and getattr(_state.service, "code_locations", None) is not None:
+        data = json.loads(body)
+        code = data.get("Code") or {}
+        if code.get("RepositoryType") == "S3":  # a zip package: link it as AWS does (images have ImageUri)
+            version = str(data.get("Configuration", {}).get("Version", "$LATEST"))
+            code["Location"] = _state.service.code_locations.url(backend.account_id, backend.region_name, name,
+                                                                 version)
+            body = json.dumps(data)
     elif action == "ListAliases" and response.querystring.get("FunctionVersion"):
         wanted = response.querystring["FunctionVersion"][0]
         data = json.loads(body)

@@ -72,3 +72,15 @@ def _layers_size(backend: LambdaBackend, arns: list) -> int:
         if version is not None and version.code_bytes:
             total += unzipped_size(version.code_bytes, f"layer {version.arn}")
     return total
+
+
+def read_package(account: str, region: str, name: str, version: str) -> bytes | None:
+    """One version's deployment package as uploaded (GetFunction's Code.Location serves it), or None."""
+    from moto.awslambda.utils import get_backend
+
+    storage = get_backend(account, region)._lambdas
+    record = storage._functions.get(name)
+    if not record:
+        return None
+    fn = record["latest"] if version == "$LATEST" else storage._get_version(name, version)
+    return getattr(fn, "code_bytes", None) or None
