@@ -20,7 +20,7 @@ GREETING = "hello from the browser test"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 WIDGET_CLASSES = ["lab-invoke-console", "lab-memory-tuner", "lab-versions-manager", "lab-logs-viewer",
-                  "lab-cost-calculator"]
+                  "lab-cost-calculator", "lab-quiz"]
 SETUP = f'''import boto3, lambda_lab
 from lambda_lab import widgets
 lab = lambda_lab.Lab(quiet=True)
@@ -31,7 +31,7 @@ lam.create_function(FunctionName="browser-hello", Runtime="python3.13", Role=lab
 _ = lam.invoke(FunctionName="browser-hello")  # a first log stream for the logs viewer'''
 CELLS = [SETUP, 'widgets.invoke_console("browser-hello")', 'widgets.memory_tuner("browser-hello", invocations=2)',
          'widgets.versions_manager("browser-hello")', 'widgets.logs_viewer("browser-hello")',
-         "widgets.cost_calculator()"]
+         "widgets.cost_calculator()", 'lambda_lab.quiz("04", n=2, record_results=False)']
 # windowing off: JupyterLab 4 otherwise leaves off-screen cells unrendered; no news or update checks online
 SETTINGS = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
             "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
@@ -161,6 +161,15 @@ def test_every_widget_renders_in_jupyterlab_and_the_console_invokes(jupyter, tmp
             page.locator(".lab-invoke-console .lab-invoke-button").click()
             expect(result).to_contain_text(GREETING, timeout=20_000)  # the click reached the kernel, and back
             expect(page.locator(".lab-invoke-console .lab-invoke-report")).to_contain_text("Billed Duration")
+            question = page.locator(".lab-quiz .lab-quiz-question").first  # a quiz answers a click with why
+            feedback = question.locator(".lab-quiz-feedback")
+            expect(feedback).to_have_text("")
+            picks = question.locator("input")
+            for i in range(2 if picks.first.get_attribute("type") == "checkbox" else 1):  # "choose two" or one
+                picks.nth(i).check()
+            question.locator(".lab-quiz-check").click()
+            expect(feedback).to_contain_text("Read again", timeout=20_000)
+            expect(page.locator(".lab-quiz .lab-quiz-score")).to_contain_text("checked")
             for css in WIDGET_CLASSES:  # what each looked like, kept with pytest's temporary files
                 page.locator(f".{css}").first.screenshot(path=str(tmp_path / f"{css}.png"))
         except Exception:
