@@ -303,3 +303,84 @@ def usd(value: float) -> str:
     if value == 0 or abs(value) >= 0.01:
         return f"{sign}${abs(value):,.2f}"
     return f"{sign}${abs(value):.{3 - math.floor(math.log10(abs(value)))}f}"
+
+
+PROVISIONED_BILLING_S = 300  # provisioned concurrency is billed from enable to disable, rounded up to 5 minutes
+
+
+def provisioned_break_even(architecture: str = "x86_64", prices: PriceSheet = PRICES) -> float:
+    """The utilisation above which provisioned concurrency costs less than on demand (first-tier prices).
+
+    Per provisioned GB-second you pay `p` always and `d_pc` for the share `u` in use; on demand you pay
+    `d_od` for that share alone, so provisioned pays off when p + u*d_pc < u*d_od, i.e. u > p / (d_od - d_pc).
+
+    >>> round(provisioned_break_even(), 4)
+    0.6
+    """
+    tier1 = prices.tiers(architecture)[0].usd_per_gb_s
+    return prices.provisioned_usd_per_gb_s[architecture] / (tier1 - prices.provisioned_duration_usd_per_gb_s[architecture])
+
+
+@dataclass(frozen=True)
+class ProvisionedEstimate:
+    """A period of provisioned concurrency under a steady load, beside the same load on demand (no free tier)."""
+
+    concurrency: int
+    memory_mb: int
+    hours: float
+    requests: int
+    avg_billed_ms: float
+    architecture: str
+    utilisation: float  # the load's average concurrency over the provisioned amount (above 1: some spills over)
+    provisioned_cost: float  # keeping the environments warm, whether used or not
+    duration_cost: float  # requests served by provisioned environments, at its lower rate
+    spillover_cost: float  # duration of requests beyond the provisioned amount, at the on-demand rate
+    requests_cost: float
+    on_demand_cost: float  # the same requests and duration without provisioned concurrency
+
+    @property
+    def total(self) -> float:
+        return round(self.provisioned_cost + self.duration_cost + self.spillover_cost + self.requests_cost, 10)
+
+    @property
+    def pays_off(self) -> bool:
+        """Whether provisioned concurrency costs less than the same load on demand."""
+        return self.total < self.on_demand_cost
+
+    def __str__(self) -> str:
+        rows = [("provisioned", self.provisioned_cost), ("duration (provisioned)", self.duration_cost),
+                ("duration (spillover)", self.spillover_cost), ("requests", self.requests_cost),
+                ("total", self.total), ("on demand instead", self.on_demand_cost)]
+        head = (f"{self.concurrency} x {self.memory_mb} MB provisioned for {self.hours:g} h ({self.architecture}), "
+                f"{self.requests:,} requests x {self.avg_billed_ms:g} ms: {self.utilisation:.0%} utilised, "
+                f"{'pays off' if self.pays_off else 'costs more than on demand'}")
+        return "\n".join([head] + [f"  {label:<24} {usd(value):>14}" for label, value in rows])
+
+
+def provisioned_estimate(concurrency: int, memory_mb: int, hours: float, requests: int, avg_billed_ms: float,
+                         architecture: str = "x86_64", prices: PriceSheet = PRICES) -> ProvisionedEstimate:
+    """What `concurrency` environments kept warm for `hours` cost under a steady load, and whether they pay off.
+
+    The load is spread evenly: its average concurrency is its GB-seconds over the period's; up to
+    `concurrency` of it runs at the provisioned duration rate, the rest spills over at the on-demand rate.
+    Duration is priced at the first tier; the free tier does not cover functions with provisioned concurrency.
+
+    >>> provisioned_estimate(10, 1024, 100, 24_000_000, 100).pays_off  # 67 % utilised: above the 60 % break-even
+    True
+    """
+    _check_architecture(architecture)
+    if concurrency < 1 or hours <= 0:
+        raise ValueError(f"concurrency must be at least 1 and hours above 0, not {concurrency!r} and {hours!r}")
+    seconds = math.ceil(hours * 3600 / PROVISIONED_BILLING_S) * PROVISIONED_BILLING_S
+    gb = memory_mb / GB_IN_MB
+    used_gb_s = requests * gb_seconds(avg_billed_ms, memory_mb)
+    utilisation = used_gb_s / (concurrency * gb * seconds)
+    served_gb_s = used_gb_s * min(1.0, 1 / utilisation) if utilisation else 0.0
+    tier1 = prices.tiers(architecture)[0].usd_per_gb_s
+    request_cost = requests * prices.requests_usd_per_million / 1e6
+    return ProvisionedEstimate(
+        concurrency, memory_mb, hours, requests, avg_billed_ms, architecture, utilisation,
+        provisioned_cost=concurrency * gb * seconds * prices.provisioned_usd_per_gb_s[architecture],
+        duration_cost=served_gb_s * prices.provisioned_duration_usd_per_gb_s[architecture],
+        spillover_cost=(used_gb_s - served_gb_s) * tier1, requests_cost=request_cost,
+        on_demand_cost=round(used_gb_s * tier1 + request_cost, 10))

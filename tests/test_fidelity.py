@@ -55,8 +55,6 @@ def test_emulated_rows_name_test_files_that_exist():
 
 NOT_AVAILABLE = {
     "InvokeWithResponseStream": lambda fn, arn: {"FunctionName": fn, "Payload": b"{}"},
-    "PutProvisionedConcurrencyConfig": lambda fn, arn: {"FunctionName": fn, "Qualifier": "1",
-                                                        "ProvisionedConcurrentExecutions": 1},
     "GetRuntimeManagementConfig": lambda fn, arn: {"FunctionName": fn},
     "ListFunctionUrlConfigs": lambda fn, arn: {"FunctionName": fn},
     "CreateCodeSigningConfig": lambda fn, arn: {"AllowedPublishers": {"SigningProfileVersionArns": [

@@ -5,9 +5,11 @@ from importlib.metadata import version
 
 from moto.awslambda.models import LambdaAlias, LambdaBackend, LambdaFunction, LambdaStorage
 from moto.awslambda.responses import LambdaResponse
+from moto.codedeploy.responses import CodeDeployResponse
 from moto.logs.models import LogGroup
 
 from lambda_lab.service import _moto as bridge
+from lambda_lab.service._moto._codedeploy import ADDED_ACTIONS as CODEDEPLOY_ADDED
 
 
 def test_moto_is_the_pinned_version():
@@ -16,15 +18,18 @@ def test_moto_is_the_pinned_version():
 
 def test_patched_methods_exist_with_the_expected_signatures():
     for (owner, attr) in bridge.PATCHED:
-        if attr == "url_paths":  # moto's URL table for Lambda: the lab adds GetAccountSettings's path to it
-            assert isinstance(getattr(owner, attr), dict) and any("/functions$" in p for p in getattr(owner, attr))
+        if attr == "url_paths":  # moto's URL table for Lambda (the lab adds GetAccountSettings's path), or the
+            table = getattr(owner, attr)  # lab's route table over it (a property: provisioned-concurrency's path)
+            table = table.fget(owner()) if isinstance(table, property) else table
+            assert isinstance(table, dict) and any("/functions$" in p for p in table)
             continue
         if attr == "_url_module":  # moto's route table, read through this property: the lab adds recursion-config
             from moto.core.base_backend import BaseBackend
 
             assert isinstance(inspect.getattr_static(BaseBackend, attr), property)
             continue
-        if attr == "describe_alarm_history":  # moto has no DescribeAlarmHistory: the lab adds it (while installed)
+        if attr == "describe_alarm_history" or (owner is CodeDeployResponse and attr in CODEDEPLOY_ADDED):
+            # moto has no DescribeAlarmHistory nor these CodeDeploy actions: the lab adds them (while installed)
             assert bridge._state.originals or attr not in owner.__dict__
             continue
         assert callable(getattr(owner, attr)), (owner, attr)

@@ -192,3 +192,40 @@ def test_usd_formats_bills_and_single_invocations():
     assert pricing.usd(-6.86668) == "-$6.87"
     assert pricing.usd(0.00000186667) == "$0.000001867"
     assert pricing.usd(0) == "$0.00"
+
+
+def test_provisioned_concurrency_break_even_is_sixty_percent_utilisation():
+    # x86: 0.0000041667 / (0.0000166667 - 0.0000097222) = 0.0000041667 / 0.0000069445
+    assert pricing.provisioned_break_even() == pytest.approx(0.0000041667 / 0.0000069445)
+    assert round(pricing.provisioned_break_even(), 3) == 0.6
+    # arm64: 0.0000033334 / (0.0000133334 - 0.0000077778) = 0.0000033334 / 0.0000055556
+    assert pricing.provisioned_break_even("arm64") == pytest.approx(0.6000072, abs=1e-7)
+
+
+def test_provisioned_estimate_against_on_demand_by_hand():
+    # 10 x 1 GB kept warm 100 h = 3,600,000 GB-s x $0.0000041667 = $15.00012
+    # 24M requests x 0.1 s x 1 GB = 2,400,000 GB-s: 2/3 of the provisioned GB-s, all served warm
+    est = pricing.provisioned_estimate(10, 1024, 100, 24_000_000, 100)
+    assert est.provisioned_cost == pytest.approx(15.00012)
+    assert est.duration_cost == pytest.approx(2_400_000 * 0.0000097222)  # $23.33328
+    assert (est.spillover_cost, est.requests_cost) == (0, pytest.approx(4.80))
+    assert est.total == pytest.approx(43.1334) and est.on_demand_cost == pytest.approx(44.80008)
+    assert est.utilisation == pytest.approx(2 / 3) and est.pays_off
+    # a third of that load: 33 % utilised, below the break-even: on demand is cheaper
+    light = pricing.provisioned_estimate(10, 1024, 100, 8_000_000, 100)
+    assert light.total == pytest.approx(15.00012 + 800_000 * 0.0000097222 + 1.60)  # $24.37788
+    assert light.on_demand_cost == pytest.approx(800_000 * 0.0000166667 + 1.60)  # $14.93336
+    assert not light.pays_off and "costs more than on demand" in str(light)
+
+
+def test_provisioned_estimate_spills_over_and_rounds_up_to_five_minutes():
+    # 5,400,000 GB-s against 3,600,000 provisioned: 3.6M served warm, 1.8M spill over at the on-demand rate
+    est = pricing.provisioned_estimate(10, 1024, 100, 54_000_000, 100)
+    assert est.duration_cost == pytest.approx(34.99992) and est.spillover_cost == pytest.approx(30.00006)
+    assert est.total == pytest.approx(15.00012 + 34.99992 + 30.00006 + 10.80)
+    assert est.utilisation == pytest.approx(1.5) and est.pays_off
+    # arm64, 512 MB, 6 minutes billed as 10: 2 x 0.5 GB x 600 s x $0.0000033334
+    short = pricing.provisioned_estimate(2, 512, 0.1, 0, 100, "arm64")
+    assert short.provisioned_cost == pytest.approx(600 * 0.0000033334) and short.total == pytest.approx(0.00200004)
+    with pytest.raises(ValueError, match="concurrency"):
+        pricing.provisioned_estimate(0, 512, 1, 1, 1)

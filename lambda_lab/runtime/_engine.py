@@ -48,6 +48,8 @@ class Runtime:
         self.credentials_for = credentials_for  # an environment's own credentials, asked for at its start
         # the service's X-Ray daemon variables for a new environment ({} while no daemon runs); None: none
         self.tracing_env: Callable[[FunctionConfig], dict[str, str]] | None = None
+        # the service's variables for an environment whose layers include an extension it serves; None: none
+        self.extension_env: Callable[[FunctionConfig, dict[str, str]], dict[str, str]] | None = None
         self.log_sink = log_sink
         self.idle_timeout_s = idle_timeout_s
         self.max_environments = max_environments
@@ -57,6 +59,12 @@ class Runtime:
         self._lock = threading.Lock()
         self._idle: dict[FunctionConfig, list[ExecutionEnvironment]] = defaultdict(list)
         self._busy: set[ExecutionEnvironment] = set()
+        # provisioned concurrency: idle environments initialised ahead, how many each config should keep, how many
+        # it has (idle, busy or starting) and how many are still starting
+        self._provisioned: dict[FunctionConfig, list[ExecutionEnvironment]] = {}
+        self._wanted: dict[FunctionConfig, int] = {}
+        self._live: dict[FunctionConfig, int] = defaultdict(int)
+        self._starting: dict[FunctionConfig, int] = defaultdict(int)
         self._warned_runtimes: set[str] = set()
         self.warn_python_version = warn_python_version
         self._stopped = False
@@ -85,6 +93,7 @@ class Runtime:
             outcome = env.invoke(request, config.timeout_s * 1000)
             result = self._finish(config, request, env, outcome, init_ms, init_events, started_at)
             result.invoked_at = invoked_at
+            result.provisioned = env.provisioned
             return result
         except BaseException:
             # e.g. KeyboardInterrupt while waiting: the worker's answer is unread, so the environment
@@ -97,7 +106,7 @@ class Runtime:
     def environments(self, function_name: str | None = None) -> list[ExecutionEnvironment]:
         """Live environments, idle and busy, optionally of one function."""
         with self._lock:
-            envs = [e for pool in self._idle.values() for e in pool] + list(self._busy)
+            envs = [e for pool in (*self._idle.values(), *self._provisioned.values()) for e in pool] + list(self._busy)
         return [e for e in envs if function_name is None or e.config.function_name == function_name]
 
     def retire(self, function_name: str, keep: Callable[[FunctionConfig], bool] = lambda c: False) -> None:
@@ -107,6 +116,10 @@ class Runtime:
             for config in list(self._idle):
                 if config.function_name == function_name and not keep(config):
                     doomed += self._idle.pop(config)
+            for config in set(self._provisioned) | set(self._wanted):  # a deleted version takes its provisioned ones
+                if config.function_name == function_name and not keep(config):
+                    self._wanted.pop(config, None)
+                    doomed += self._drop_provisioned(config, self._provisioned.pop(config, []))
         for env in doomed:
             env.close()
 
@@ -129,11 +142,94 @@ class Runtime:
         self._stopped = True
         self._expiry_wake.set()
         with self._lock:
-            envs = [e for pool in self._idle.values() for e in pool] + list(self._busy)
+            envs = [e for pool in (*self._idle.values(), *self._provisioned.values()) for e in pool] + list(self._busy)
             self._idle.clear()
+            self._provisioned.clear()
+            self._wanted.clear()
         for env in envs:
             env.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- provisioned concurrency ---------------------------------------------------------------
+    def provision(self, config: FunctionConfig, count: int) -> str | None:
+        """Keep `count` environments of `config` initialised ahead (0: none); blocks while new ones start.
+
+        Returns None, or the error type of an init that failed (Lambda's FUNCTION_ERROR_INIT_FAILURE).
+        """
+        with self._lock:
+            if count > 0:
+                self._wanted[config] = count
+            else:
+                self._wanted.pop(config, None)
+            pool = self._provisioned.get(config, [])
+            extra = max(0, min(len(pool), self._live[config] - count))
+            doomed = self._drop_provisioned(config, [pool.pop() for _ in range(extra)])
+        for env in doomed:
+            env.close()
+        while True:
+            with self._lock:
+                if self._stopped or self._live[config] >= self._wanted.get(config, 0):
+                    return None
+                self._live[config] += 1  # this one, while it starts
+                self._starting[config] += 1
+            env = error = None
+            try:
+                env, error = self._start_provisioned(config)
+            finally:
+                with self._lock:
+                    self._starting[config] -= 1
+                    keep = env is not None and not self._stopped and self._live[config] <= self._wanted.get(config, 0)
+                    if keep:
+                        self._provisioned.setdefault(config, []).append(env)
+                    else:
+                        self._live[config] -= 1
+            if env is not None and not keep:
+                env.close()
+            if error is not None:
+                return error
+
+    def provisioned_ready(self, config: FunctionConfig) -> int:
+        """How many provisioned environments of `config` are initialised (idle or serving a request)."""
+        with self._lock:
+            return self._live.get(config, 0) - self._starting.get(config, 0)
+
+    def _drop_provisioned(self, config: FunctionConfig, envs: list) -> list:
+        """Stop counting these provisioned environments (the caller closes them); called with the lock held."""
+        self._live[config] -= len(envs)
+        if self._live[config] <= 0:
+            self._live.pop(config, None)
+        return envs
+
+    def _start_provisioned(self, config: FunctionConfig) -> tuple[ExecutionEnvironment | None, str | None]:
+        """Start one environment and run its init now, logging INIT_START and the module's output ahead."""
+        task_root = self._extract(config.code, "code")
+        opt_dir = self._extract_layers(config.layers)
+        base = self._base_env(config)
+        base["AWS_LAMBDA_INITIALIZATION_TYPE"] = "provisioned-concurrency"
+        started_at = time.time()
+        try:
+            env = ExecutionEnvironment(config, task_root, opt_dir, base, self._watchdog, self.isolate_imports,
+                                       self._scratch)
+        except UnsupportedRuntime:
+            return None, "Runtime.Unavailable"
+        env.provisioned = True
+        outcome, _ = env.init()
+        init_line = _report.init_start_line(config.runtime, config.region)
+        if config.logging.log_format == "JSON":
+            lines = _json_logs.init_lines(config, int(started_at * 1000), outcome.events or [], init_line,
+                                          "provisioned-concurrency")
+        else:
+            lines = [[int(started_at * 1000), init_line], *(outcome.events or [])]
+        if outcome.kind != "result":
+            error = (outcome.error or {}).get("errorType") or "Runtime.ExitError"
+            lines.append([int(time.time() * 1000), f"INIT_REPORT Init Duration: "
+                          f"{(time.time() - started_at) * 1000:.2f} ms\tPhase: init\tStatus: error\tError Type: {error}"])
+        if self.log_sink is not None:
+            self.log_sink(config, env.stream_name, lines)
+        if outcome.kind != "result":
+            env.close()
+            return None, error
+        return env, None
 
     # -- environments --------------------------------------------------------------------------
     def _acquire(self, config: FunctionConfig) -> tuple[ExecutionEnvironment, bool]:
@@ -141,6 +237,15 @@ class Runtime:
             raise RuntimeError("this lab's runtime has been stopped; start a new Lab()")
         self.expire_idle()
         with self._lock:
+            # provisioned environments serve first (initialised ahead); none are kept while none are wanted
+            pool = self._provisioned.get(config) if self._wanted else None
+            while pool:
+                env = pool.pop()
+                if env.alive:
+                    self._busy.add(env)
+                    return env, False
+                self._drop_provisioned(config, [env])
+                env.close()
             pool = self._idle.get(config)
             while pool:
                 env = pool.pop()
@@ -160,7 +265,15 @@ class Runtime:
     def _release(self, config: FunctionConfig, env: ExecutionEnvironment) -> None:
         with self._lock:
             self._busy.discard(env)
-            if env.alive and not self._stopped:
+            replace = False
+            if env.provisioned:
+                if env.alive and not self._stopped and self._live[config] <= self._wanted.get(config, 0):
+                    self._provisioned.setdefault(config, []).append(env)
+                    return
+                self._drop_provisioned(config, [env])
+                # Lambda replaces a provisioned environment that died (a timeout, memory, an exit)
+                replace = not self._stopped and self._live[config] < self._wanted.get(config, 0)
+            elif env.alive and not self._stopped:
                 self._idle[config].append(env)
                 if self._expiry_thread is None:
                     self._expiry_thread = threading.Thread(target=_expire_on_schedule, args=(weakref.ref(self),),
@@ -168,6 +281,9 @@ class Runtime:
                     self._expiry_thread.start()
                 return
         env.close()
+        if replace:
+            threading.Thread(target=self.provision, args=(config, self._wanted.get(config, 0)),
+                             name="lambda-lab-provision", daemon=True).start()
 
     def _make_room(self) -> None:
         """Keep a laptop usable: past `max_environments`, close the least recently used idle ones."""
@@ -230,6 +346,8 @@ class Runtime:
             env["AWS_LAMBDA_LOG_LEVEL"] = config.logging.application_level or "INFO"
         if self.tracing_env is not None:
             env.update(self.tracing_env(config))
+        if config.extensions and self.extension_env is not None:
+            env.update(self.extension_env(config, env))
         return env
 
     def _warn_python_version(self, runtime: str) -> None:

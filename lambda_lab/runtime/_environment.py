@@ -97,6 +97,8 @@ class Outcome:
 class ExecutionEnvironment:
     """A worker process for one function version; runs one invocation at a time."""
 
+    provisioned = False  # True: started and initialised ahead for provisioned concurrency
+
     def __init__(self, config: FunctionConfig, task_root: Path, opt_dir: Path | None, base_env: dict,
                  watchdog: Watchdog, isolate_imports: bool, scratch: Path) -> None:
         self.config = config

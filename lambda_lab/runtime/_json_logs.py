@@ -50,6 +50,15 @@ def _runtime_version(init_line: str) -> dict:
     return {key: value for key, value in found.items() if value}
 
 
+def init_lines(config: FunctionConfig, started_ms: int, init_events: list, init_line: str,
+               initialization_type: str) -> list:
+    """An init phase logged on its own (provisioned concurrency initialises before any request), in JSON mode."""
+    record = {"initializationType": initialization_type, "phase": "init", **_runtime_version(init_line),
+              "functionName": config.function_name, "functionVersion": config.version}
+    lines = [_platform(started_ms, "platform.initStart", record)] if _kept("INFO", config.logging.system_level) else []
+    return lines + [e for e in init_events if _kept(level_of(e[1]), config.logging.application_level)]
+
+
 def invocation_lines(config: FunctionConfig, request_id: str, started_ms: int, now_ms: int, init_ms: float | None,
                      init_events: list, events: list, duration_ms: float, billed_ms: int, max_memory_mb: int,
                      status: str, error_type: str | None, init_line: str, produced_bytes: int) -> list:

@@ -43,6 +43,7 @@ class FunctionConfig:
     role: str = ""  # the execution role: its session's credentials are the environment's
     logging: LogConfig = LogConfig()
     tracing: str = "PassThrough"  # TracingConfig Mode: Active | PassThrough
+    extensions: tuple[str, ...] = ()  # AWS-published extension layers the lab serves, e.g. "parameters-and-secrets"
 
     @property
     def log_group(self) -> str:
@@ -85,6 +86,7 @@ class InvokeResult:
     started_at: float  # epoch seconds
     architecture: str = "x86_64"
     invoked_at: float | None = None  # epoch seconds the event went to the worker (after init on a cold start)
+    provisioned: bool = False  # served by an environment of provisioned concurrency
 
     @property
     def failed(self) -> bool:

@@ -21,6 +21,7 @@ from ._errors import ServiceError
 from ._event_config import EventConfigStore
 from ._mappings import MappingEngine
 from ._metrics import LambdaMetrics
+from ._provisioned import ProvisionedConcurrency
 from ._target import Target
 from ._xray import Tracer
 
@@ -81,6 +82,7 @@ class LambdaService:
         self.event_configs = EventConfigStore()
         self.queue = AsyncQueue(self, self.clock)
         self.mappings = MappingEngine(self, self.clock)
+        self.provisioned = ProvisionedConcurrency(runtime, self.clock)  # environments initialised ahead
         self.metrics = LambdaMetrics(self.clock)  # AWS/Lambda datapoints, published off the hot path
         self.refusals: deque[dict] = deque(maxlen=1000)
         self.tracer = Tracer()  # X-Ray: trace headers, Lambda's segments, the daemon handler code sends to
@@ -169,6 +171,8 @@ class LambdaService:
             self._remember(record)
             if record.result is not None:
                 self.metrics.invoked(target, version, at, record.result, running)
+                if target.qualifier is not None:  # provisioned concurrency serves versions and aliases only
+                    self.provisioned.count(self.metrics, target, at, record.result.provisioned)
             if trace is not None and trace.sampled:
                 self.tracer.finish(trace, config, target.invoked_arn, record.result, time.time())
         return record.result
@@ -201,7 +205,9 @@ class LambdaService:
             self.mappings.wait_idle(0.5)
             queue_idle = self.queue.outstanding == 0
             mapping_due = self.mappings.next_due()
-            if queue_idle and mapping_due is None and self.mappings.idle() and not self.clock.has_due():
+            provisioned_due = self.provisioned.next_due()
+            if queue_idle and mapping_due is None and self.mappings.idle() and not self.clock.has_due() \
+                    and provisioned_due is None and self.provisioned.idle():
                 self.metrics.settle()  # metrics published, alarms evaluated: what the learner reads next is current
                 if self.queue.outstanding == 0:  # else an alarm action queued work (SNS to a function): wait for it
                     return
@@ -210,7 +216,7 @@ class LambdaService:
                 raise TimeoutError(f"still busy after {timeout} s: {self.queue.outstanding} asynchronous event(s) "
                                    "unfinished or event source mappings still retrying")
             if self.queue.running == 0 and self.mappings.idle():
-                dues = [d for d in (self.queue.next_due(), mapping_due) if d is not None]
+                dues = [d for d in (self.queue.next_due(), mapping_due, provisioned_due) if d is not None]
                 if dues and min(dues) > self.clock.now():
                     self.clock.advance(min(dues) - self.clock.now())
             self.mappings.nudge()
