@@ -12,11 +12,13 @@ One port serves everything; the first path segments say what is called, the rest
     <url>/httpapis/<http-api-id>/<stage>/<path>        an HTTP API's named stage (part of rawPath, as on AWS)
     <url>/lambda-url/<function>[:<qualifier>]/<path>   a function URL
 
-The configuration is read through plain boto3 on every request, so a change shows at once (the lab does not
-snapshot deployments: a stage serves the API as it is now). Functions are called through boto3's lambda invoke,
-so qualifiers, concurrency, logs and the lab's invocation history apply as for any other call. Whatever the
-front door answers itself (a refusal, a malformed response, a timeout, a function error) carries the reason in
-an `x-lambda-lab-reason` header and is kept in `door.refusals`, where AWS would only write it to its logs.
+The configuration is read on every request, so a change shows at once, except where AWS waits for a deployment:
+a REST API stage serves the snapshot its deployment took (resources, methods, integrations, authorizers), so
+changes reach callers after create_deployment or update_stage(deploymentId), as on AWS. Functions are called
+through boto3's lambda invoke, so qualifiers, concurrency, logs and the lab's invocation history apply as for any
+other call. Whatever the front door answers itself (a refusal, a malformed response, a timeout, a function error)
+carries the reason in an `x-lambda-lab-reason` header and is kept in `door.refusals`, where AWS would only write it
+to its logs.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from ..limits import value
+from ._authorizers import REST_CONFIG_ERROR, Authorizers, Refused
 from ._endpoint import _AUTH, SignedOnly
-from ._front_door_shapes import (Malformed, Reply, Request, applicable_policy, error_reply, execute_api_arn,
-                                 is_text, lambda_target, matches_media, pick_resource, pick_route, request_id, segments,
-                                 v1_event, v1_reply, v2_event, v2_reply)
+from ._front_door_shapes import (Malformed, Reply, Request, applicable_policy, cors_preflight, error_reply,
+                                 execute_api_arn, is_preflight, is_text, lambda_target, matches_media, pick_resource,
+                                 pick_route, request_id, segments, v1_event, v1_reply, v2_event, v2_reply, with_cors)
+from ._moto._apigateway import rest_deployment
 from ._permissions import may_invoke
 
 REASON_HEADER = "x-lambda-lab-reason"
@@ -63,7 +67,7 @@ class Refusal:
     method: str
     url: str
     status: int
-    kind: str  # route, auth, permission, rejected, timeout, function-error, malformed, unsupported
+    kind: str  # route, auth, authorizer, permission, rejected, timeout, function-error, malformed, unsupported
     reason: str
     at: float
 
@@ -82,12 +86,15 @@ class FrontDoor:
     needs lambda:InvokeFunction as well as lambda:InvokeFunctionUrl. AuthType AWS_IAM URLs (and AWS_IAM
     methods or routes) accept requests SigV4-signed with `credentials` (default: this process's boto3
     credentials, which is the lab's; a list, or a function returning the current list) and refuse all others,
-    as AWS refuses an unknown signer.
+    as AWS refuses an unknown signer. Lambda authorizers' results are cached on `clock` (the lab clock; default
+    the machine's), so `lab.clock.advance(...)` expires them.
     """
 
     def __init__(self, integration_timeout: float | None = None, *, port: int = 0,
-                 url_needs_invoke_function: bool = True, credentials=None) -> None:
+                 url_needs_invoke_function: bool = True, credentials=None, clock=None) -> None:
         self.integration_timeout = integration_timeout
+        # authorizer results are cached on the lab clock when there is one (lab.clock.advance() expires them)
+        self.authorizers = Authorizers(clock.now if clock is not None else time.time)
         self.url_needs_invoke_function = url_needs_invoke_function
         self.refusals: deque[Refusal] = deque(maxlen=1000)
         self._given_credentials = credentials
@@ -194,8 +201,8 @@ class FrontDoor:
                                f"{sorted(stages)}); create one with apigateway create_deployment(restApiId=..., "
                                "stageName=...)", [("x-amzn-ErrorType", "ForbiddenException")])
         variables = stages[stage].get("variables") or None
-        pages = self._rest.get_paginator("get_resources").paginate(restApiId=api_id, embed=["methods"])
-        resources = [item for page in pages for item in page["items"]]
+        deployed = self._deployed(api_id, stages[stage], api)
+        resources = deployed["resources"]
         resource, params = pick_resource(resources, req.path)
         methods = (resource or {}).get("resourceMethods") or {}
         verb = req.method if req.method in methods else "ANY" if "ANY" in methods else None
@@ -204,24 +211,28 @@ class FrontDoor:
                      f"no resource matches {req.path} (resources: {sorted(r['path'] for r in resources)})")
             raise self._refuse(req, 403, REST_NO_ROUTE, "route", f"{where}; nothing answers {req.method}",
                                [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
-        method = self._rest.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=verb)
-        identity = self._authorize(req, method.get("authorizationType"), REST_NO_ROUTE, 403)
-        try:
-            integration = self._rest.get_integration(restApiId=api_id, resourceId=resource["id"], httpMethod=verb)
-        except ClientError:
-            raise self._refuse(req, 500, REST_500, "unsupported", f"{verb} {resource['path']} has no integration; "
-                               "add one with put_integration(type='AWS_PROXY', ...)", errors) from None
+        method = methods[verb]
+        binary = [t for t in deployed.get("binaryMediaTypes") or [] if t]
+        event = v1_event(req, path=req.path, resource=resource["path"], path_parameters=params, stage=stage,
+                         stage_variables=variables, api_id=api_id, account=self.account, region=self.region,
+                         body_as_base64=matches_media(req.header("content-type"), binary),
+                         resource_id=resource["id"])
+        if method.get("authorizationType") == "CUSTOM":
+            event["requestContext"]["authorizer"] = self._rest_authorizer(req, api_id, stage, deployed, method, event)
+        else:
+            identity = self._authorize(req, method.get("authorizationType"), REST_NO_ROUTE, 403)
+            event["requestContext"]["identity"].update(_v1_identity(identity) or {})
+        integration = method.get("methodIntegration")
+        if not integration:
+            raise self._refuse(req, 500, REST_500, "unsupported", f"{verb} {resource['path']} has no integration "
+                               "in the deployment this stage serves; add one with put_integration(type='AWS_PROXY', "
+                               "...) and deploy again with create_deployment(restApiId=..., stageName=...)", errors)
         if integration.get("type") != "AWS_PROXY":
             raise self._refuse(req, 500, REST_500, "unsupported", "the lab's front door runs only Lambda proxy "
                                f"integrations (type AWS_PROXY), not {integration.get('type')}", errors)
         function = self._arn(lambda_target(integration["uri"], variables))
         source = execute_api_arn(self.region, self.account, api_id, stage, verb, resource["path"])
         self._check(req, function, "apigateway.amazonaws.com", source, 500, REST_500, errors)
-        binary = [t for t in api.get("binaryMediaTypes") or [] if t]
-        event = v1_event(req, path=req.path, resource=resource["path"], path_parameters=params, stage=stage,
-                         stage_variables=variables, api_id=api_id, account=self.account, region=self.region,
-                         body_as_base64=matches_media(req.header("content-type"), binary),
-                         resource_id=resource["id"], identity=_v1_identity(identity))
         wait = self._timeout(integration.get("timeoutInMillis"), REST_TIMEOUT_S)
         payload = self._call(req, function, event, wait, {"timeout": (504, REST_504), "rejected": (500, REST_500),
                                                           "failed": (502, REST_500)}, errors)
@@ -230,6 +241,77 @@ class FrontDoor:
         reply.headers += [("x-amzn-RequestId", event["requestContext"]["requestId"]),
                           ("x-amz-apigw-id", event["requestContext"]["extendedRequestId"])]
         return reply
+
+    def _deployed(self, api_id: str, stage: dict, api: dict) -> dict:
+        """What a REST stage serves: the snapshot of its deployment, not the API as it is now (as on AWS)."""
+        found = rest_deployment(self.account, self.region, api_id, stage.get("deploymentId"))
+        if found is not None:
+            return found
+        pages = self._rest.get_paginator("get_resources").paginate(restApiId=api_id, embed=["methods"])
+        authorizers = self._rest.get_authorizers(restApiId=api_id).get("items", [])
+        return {"resources": [item for page in pages for item in page["items"]],
+                "authorizers": {a["id"]: a for a in authorizers}, "binaryMediaTypes": api.get("binaryMediaTypes")}
+
+    def _rest_authorizer(self, req, api_id: str, stage: str, deployed: dict, method: dict, event: dict) -> dict:
+        """Run a CUSTOM method's Lambda authorizer: requestContext.authorizer, or API Gateway's refusal."""
+        errors = [("x-amzn-ErrorType", "AuthorizerConfigurationException")]
+        authorizer = deployed["authorizers"].get(method.get("authorizerId") or "")
+        if authorizer is None:
+            raise self._refuse(req, 500, REST_CONFIG_ERROR, "authorizer", f"the method's authorizerId "
+                               f"{method.get('authorizerId')!r} names no authorizer of the deployment this stage "
+                               "serves; create_authorizer(restApiId=..., type='TOKEN', authorizerUri=...), "
+                               "put_method(..., authorizationType='CUSTOM', authorizerId=...) and deploy again", errors)
+        function = self._arn(lambda_target(authorizer.get("authorizerUri") or "", event["stageVariables"]))
+        source = f"arn:aws:execute-api:{self.region}:{self.account}:{api_id}/authorizers/{authorizer['id']}"
+        method_arn = f"arn:aws:execute-api:{self.region}:{self.account}:{api_id}/{stage}/{req.method}{req.path}"
+
+        def check() -> None:  # with authorizerCredentials API Gateway calls the function as that role instead
+            if not authorizer.get("authorizerCredentials"):
+                self._check(req, function, "apigateway.amazonaws.com", source, 500, REST_CONFIG_ERROR, errors,
+                            hint=f" The authorizer needs its own permission: add_permission(FunctionName=..., "
+                                 f"Action='lambda:InvokeFunction', Principal='apigateway.amazonaws.com', "
+                                 f"SourceArn='{source}').")
+
+        try:
+            return self.authorizers.rest(authorizer, event, method_arn, function, (api_id, stage),
+                                         lambda fn, request: self._invoke_authorizer(fn, request, check))
+        except Refused as no:
+            raise self._refuse(req, no.status, no.body, no.kind, no.reason, no.headers) from None
+
+    def _http_authorizer(self, req, api_id: str, route: dict, event: dict, path: str) -> dict:
+        """Run a CUSTOM route's Lambda authorizer (HTTP API): requestContext.authorizer, or the refusal."""
+        try:
+            authorizer = self._http.get_authorizer(ApiId=api_id, AuthorizerId=route.get("AuthorizerId") or "-")
+        except ClientError:
+            raise self._refuse(req, 500, HTTP_500, "authorizer", f"route {route['RouteKey']} names no authorizer "
+                               f"{route.get('AuthorizerId')!r}; create_authorizer(ApiId=..., AuthorizerType="
+                               "'REQUEST', ...) and update_route(..., AuthorizerId=...)") from None
+        if authorizer.get("AuthorizerType") != "REQUEST":
+            raise self._refuse(req, 500, HTTP_500, "unsupported", f"the lab runs Lambda (REQUEST) authorizers, "
+                               f"not {authorizer.get('AuthorizerType')}")
+        function = self._arn(lambda_target(authorizer.get("AuthorizerUri") or "", event.get("stageVariables")))
+        source = f"arn:aws:execute-api:{self.region}:{self.account}:{api_id}/authorizers/{authorizer['AuthorizerId']}"
+        context = event["requestContext"]
+        route_arn = f"arn:aws:execute-api:{self.region}:{self.account}:{api_id}/{context['stage']}/{req.method}{path}"
+
+        def check() -> None:
+            if not authorizer.get("AuthorizerCredentialsArn"):
+                self._check(req, function, "apigateway.amazonaws.com", source, 500, HTTP_500,
+                            hint=f" The authorizer needs its own permission, with SourceArn='{source}'.")
+
+        try:
+            return self.authorizers.http(authorizer, event, route_arn, function, (api_id, context["stage"]),
+                                         lambda fn, request: self._invoke_authorizer(fn, request, check))
+        except Refused as no:
+            raise self._refuse(req, no.status, no.body, no.kind, no.reason, no.headers) from None
+
+    def _invoke_authorizer(self, function: str, request: dict, check) -> tuple[str | None, bytes]:
+        check()
+        try:
+            response = self._lambda.invoke(FunctionName=function, Payload=json.dumps(request).encode())
+        except ClientError as e:
+            return e.response["Error"]["Code"], str(e).encode()
+        return response.get("FunctionError"), response["Payload"].read()
 
     # -- HTTP APIs -------------------------------------------------------------------------------------------
     def _http_api(self, req: Request, api_id: str) -> Reply:
@@ -254,7 +336,16 @@ class FrontDoor:
         if route is None:
             raise self._refuse(req, 404, HTTP_404, "route", f"no route of HTTP API {api_id} matches {req.method} "
                                f"{path} (routes: {sorted(r['RouteKey'] for r in routes)})")
-        authorizer = self._authorize(req, route.get("AuthorizationType"), FORBIDDEN, 403)
+        raw_path = unquote(req.path)  # HTTP APIs pass the path decoded, the stage segment included
+        rid, key = request_id(), route["RouteKey"]
+        authorizer = lambda_authorizer = None
+        if route.get("AuthorizationType") == "CUSTOM":
+            asked = v2_event(req, raw_path=raw_path, route_key=key, path_parameters=params, stage=stage,
+                             stage_variables=variables, account=self.account, api_id=api_id,
+                             domain=f"{api_id}.execute-api.{self.region}.amazonaws.com", rid=rid)
+            lambda_authorizer = self._http_authorizer(req, api_id, route, asked, unquote(path))
+        else:
+            authorizer = self._authorize(req, route.get("AuthorizationType"), FORBIDDEN, 403)
         target = route.get("Target") or ""
         if not target.startswith("integrations/"):
             raise self._refuse(req, 500, HTTP_500, "unsupported", f"route {route['RouteKey']} has no integration "
@@ -264,12 +355,10 @@ class FrontDoor:
             raise self._refuse(req, 500, HTTP_500, "unsupported", "the lab's front door runs only Lambda proxy "
                                f"integrations (AWS_PROXY), not {integration.get('IntegrationType')}")
         function = self._arn(lambda_target(integration["IntegrationUri"], variables))
-        key = route["RouteKey"]
         verb, _, template = key.partition(" ")
         source = execute_api_arn(self.region, self.account, api_id, stage, None if key == "$default" else verb,
                                  template)
         self._check(req, function, "apigateway.amazonaws.com", source, 500, HTTP_500)
-        raw_path = unquote(req.path)  # HTTP APIs pass the path decoded, the stage segment included
         version = integration.get("PayloadFormatVersion") or "1.0"
         if version == "1.0":
             event = v1_event(req, path=raw_path, resource=template or key, path_parameters=params, stage=stage,
@@ -277,12 +366,12 @@ class FrontDoor:
                              body_as_base64=not is_text(req.header("content-type")), resource_id=None,
                              http_api=True, identity=_v1_identity(authorizer))
             rid = event["requestContext"]["requestId"]
+            event["requestContext"]["authorizer"].update(lambda_authorizer or {})
         else:
-            rid = request_id()
             event = v2_event(req, raw_path=raw_path, route_key=key, path_parameters=params, stage=stage,
                              stage_variables=variables, account=self.account, api_id=api_id,
                              domain=f"{api_id}.execute-api.{self.region}.amazonaws.com", rid=rid,
-                             authorizer={"iam": authorizer} if authorizer else None)
+                             authorizer=lambda_authorizer or ({"iam": authorizer} if authorizer else None))
         wait = self._timeout(integration.get("TimeoutInMillis"), HTTP_TIMEOUT_S)
         payload = self._call(req, function, event, wait, {"timeout": (503, HTTP_503), "rejected": (500, HTTP_500),
                                                           "failed": (500, HTTP_500)})
@@ -304,6 +393,9 @@ class FrontDoor:
         function = config["FunctionArn"]
         if qualifier and not function.endswith(f":{qualifier}"):
             function += f":{qualifier}"
+        cors = config.get("Cors") or None
+        if cors and is_preflight(req):  # the URL answers a browser's preflight itself, before any auth
+            return cors_preflight(cors, req)
         authorizer, account = None, "anonymous"
         if config.get("AuthType") == "AWS_IAM":
             authorizer, account = self._authorize(req, "AWS_IAM", URL_403, 403, service="lambda"), self.account
@@ -324,7 +416,7 @@ class FrontDoor:
                                                           "throttled": (429, '{"Message":"Rate Exceeded."}')})
         reply = self._parse(req, lambda: v2_reply(payload, function_url=True), 502, URL_502)
         reply.headers.append(("x-amzn-RequestId", rid))
-        return reply
+        return with_cors(reply, cors, req.header("origin")) if cors else reply
 
     # -- shared steps ------------------------------------------------------------------------------------------
     def _arn(self, ref: str) -> str:
@@ -332,7 +424,7 @@ class FrontDoor:
 
     def _timeout(self, millis: int | None, quota: float) -> float:
         cap = quota if self.integration_timeout is None else self.integration_timeout
-        return min(millis / 1000 if millis else quota, cap)
+        return min(int(millis) / 1000 if millis else quota, cap)
 
     def _check(self, req, function: str, principal: str, source_arn: str | None, status: int, body: str,
                headers=(), action: str = "lambda:InvokeFunction", hint: str = "") -> None:
@@ -362,7 +454,8 @@ class FrontDoor:
             return None
         if auth_type != "AWS_IAM":
             raise self._refuse(req, 401, '{"message":"Unauthorized"}', "unsupported",
-                               f"the lab does not run {auth_type} authorizers; use NONE or AWS_IAM")
+                               f"the lab does not run {auth_type} authorizers; use NONE, AWS_IAM or CUSTOM (a Lambda "
+                               "authorizer)")
         key, why = self._signer(req, service)
         if key is None:
             raise self._refuse(req, status, body, "auth", why)

@@ -17,7 +17,7 @@ import fnmatch
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
@@ -384,3 +384,51 @@ def applicable_policy(policy: str | dict | None, invoked_arn: str, via_function_
             statement["Condition"] = conditions
         kept.append(statement)
     return {"Statement": kept}, elsewhere
+
+
+# --- function URL CORS, answered by the URL itself -------------------------------------------------------------
+
+def _allowed_origin(cors: dict, origin: str | None) -> str | None:
+    """What Access-Control-Allow-Origin says for `origin` under a function URL's Cors, or None (not allowed)."""
+    if not origin:
+        return None
+    origins = cors.get("AllowOrigins") or []
+    if any(o.lower() == origin.lower() for o in origins):
+        return origin
+    return "*" if "*" in origins else None
+
+
+def is_preflight(req: Request) -> bool:
+    return req.method == "OPTIONS" and bool(req.header("origin")) and bool(req.header("access-control-request-method"))
+
+
+def cors_preflight(cors: dict, req: Request) -> Reply:
+    """The URL's own answer to a browser's preflight: 200, with the Cors settings when the origin is allowed."""
+    headers = [("Vary", "Origin")]
+    allowed = _allowed_origin(cors, req.header("origin"))
+    if allowed:
+        headers.append(("Access-Control-Allow-Origin", allowed))
+        if cors.get("AllowMethods"):
+            headers.append(("Access-Control-Allow-Methods", ",".join(cors["AllowMethods"])))
+        if cors.get("AllowHeaders"):
+            headers.append(("Access-Control-Allow-Headers", ",".join(cors["AllowHeaders"])))
+        if cors.get("AllowCredentials"):
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        if cors.get("MaxAge") is not None:
+            headers.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
+    return Reply(200, headers, b"")
+
+
+def with_cors(reply: Reply, cors: dict, origin: str | None) -> Reply:
+    """A function's response with the URL's CORS headers in place of any the function set itself."""
+    headers = [(k, v) for k, v in reply.headers if not k.lower().startswith("access-control-")]
+    allowed = _allowed_origin(cors, origin)
+    if allowed:
+        headers.append(("Access-Control-Allow-Origin", allowed))
+        if cors.get("ExposeHeaders"):
+            headers.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
+        if cors.get("AllowCredentials"):
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+    if origin:
+        headers.append(("Vary", "Origin"))
+    return replace(reply, headers=headers)
