@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import json
 import os
@@ -17,7 +18,8 @@ from ._backends import LabStoppedError, LocalBackend, RemoteBackend, check_lab_a
 from ._cleanup import cleanup
 from ._display import compact_errors
 from ._recorder import Recorder, install_id as _install_id, lab_home
-from .service import provide_managed_policies
+from ._remote_views import RemoteViews
+from .service import aws_managed_policy_arn, provide_managed_policies
 
 EXECUTION_ROLE = "lambda-lab-execution-role"
 BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -25,7 +27,7 @@ BASIC_INLINE_POLICY = "lambda-lab-basic-execution"  # the same statements, where
 _BASIC_STATEMENTS = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
     "Resource": "*"}]}
-# AWS managed policies the lessons attach; moto's full catalogue takes 0.7 s to load
+# AWS managed policies the lessons attach, made at start; lab.allow and attach_role_policy make any other on demand
 LESSON_POLICIES = ["AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole", "AWSLambdaDynamoDBExecutionRole",
                    "AWSLambdaKinesisExecutionRole", "AWSLambdaRole", "AWSLambda_FullAccess", "AmazonS3ReadOnlyAccess",
                    "AmazonS3FullAccess", "AmazonDynamoDBFullAccess", "AmazonSQSFullAccess", "AmazonSNSFullAccess",
@@ -88,6 +90,9 @@ class Lab:
                 self.recorder.detach()  # a failed start leaves no hooks on boto3's session
             self._backend.stop()
             raise
+        self._remote = None if self._engine else RemoteViews(self)  # the views, rebuilt from what AWS gives
+        if self._remote:
+            self._remote.attach(self.recorder._session)
         self._stopped = False
         Lab._current = self
         compact_errors()  # AWS's errors show as code and message in a notebook, not as botocore's frames
@@ -105,46 +110,87 @@ class Lab:
 
     @property
     def invocations(self) -> list:
-        """Every invocation so far, oldest first, with its measured and modelled figures (local lab)."""
+        """Every invocation so far, oldest first (elsewhere: rebuilt from the REPORT lines in CloudWatch Logs)."""
+        if self._engine is None:
+            return self._remote.invocations()
         return list(self._local("invocations").service.history)
 
     def environments(self, function_name: str | None = None) -> list:
-        """Live execution environments (worker processes), optionally of one function (local lab)."""
+        """Live execution environments, optionally of one function (elsewhere: one per log stream, live or not)."""
+        if self._engine is None:
+            return self._remote.environments(function_name)
         return self._local("environments").runtime.environments(function_name)
 
     @property
     def clock(self):
         """The lab clock: simulated time for retries and schedules; `lab.clock.speed`, `lab.clock.advance(s)`."""
-        return self._local("clock").service.clock
+        return self._local("clock", "time is real: retries come 1 and 2 minutes later and schedules fire on the "
+                                    "wall clock; wait with lab.wait_for_async(), nothing can be fast-forwarded.").service.clock
 
     @property
     def async_events(self) -> list:
-        """Every asynchronous event: its attempts (simulated times), outcome and deliveries (local lab)."""
+        """Every asynchronous event: attempts, outcome, deliveries (elsewhere: from logs, destination and DLQ records)."""
+        if self._engine is None:
+            return self._remote.async_events()
         return list(self._local("async_events").service.queue.events)
 
     @property
     def refusals(self) -> list:
         """Invocations a push source could not make, and why (a missing resource-based policy statement)."""
-        return list(self._local("refusals").service.refusals)
+        return list(self._local("refusals", "a refused push is not logged by Lambda; read the function's policy "
+                                            "(lambda.get_policy) and the source's delivery-failure metrics.").service.refusals)
 
-    def wait_for_async(self, timeout: float | None = 60.0) -> None:
+    def local_only(self, what: str, on_aws: str) -> bool:
+        """True on the local lab; elsewhere print `what` is local-only and the "On AWS:" alternative, and False.
+
+        >>> if lab.local_only("the lab clock's fast-forward", on_aws="wait for the real retries (2-3 minutes)"):
+        ...     lab.clock.advance(180)
+        """
+        if self._engine is not None:
+            return True
+        print(f"Skipped on backend '{self.backend}' (local-only: {what}). On AWS: {on_aws}")
+        return False
+
+    def wait_for_async(self, timeout: float | str | None = "auto", progress: bool = True) -> None:
         """Return once queued events, retries, deliveries and event source mappings have all finished.
 
         Locally, Lambda's delays (a retry a minute later, a message visible again after its visibility
-        timeout) are fast-forwarded on `lab.clock`, so this takes seconds. On a real account nothing can be
-        fast-forwarded: it waits a few seconds for deliveries to land.
+        timeout) are fast-forwarded on `lab.clock`, so this takes seconds ('auto': at most 60 s). On a real
+        account nothing can be fast-forwarded: it polls CloudWatch Logs and the destination and DLQ queues for
+        the events this kernel sent with InvocationType='Event' ('auto': 30 s, 200 s while AWS's retries are
+        pending), with a progress line unless `progress=False`.
         """
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout > 0):
-            raise ValueError(f"timeout is in seconds and must be above 0, or None to wait as long as it takes "
-                             f"(e.g. lab.wait_for_async(timeout=60)), not {timeout!r}")
+        if timeout == "auto" and self._engine is not None:
+            timeout = 60.0
+        if timeout is not None and timeout != "auto" and (isinstance(timeout, bool) or not isinstance(
+                timeout, (int, float)) or not timeout > 0):
+            raise ValueError(f"timeout is in seconds and must be above 0, or None to wait as long as it takes, "
+                             f"or 'auto' (e.g. lab.wait_for_async(timeout=60)), not {timeout!r}")
         if self._stopped:  # its queues and workers are gone: waiting would only time out
             raise LabStoppedError("lab.wait_for_async(): this lab was stopped (lab.stop()), so nothing is left to "
                                   "wait for. Start a new one with lambda_lab.Lab() and run the cells again.")
         if self._engine:
             self._engine.wait_for_async(timeout)
+            self._finish_deployments(timeout)
         else:
-            time.sleep(min(timeout or 10.0, 10.0))
+            self._remote.wait_for_async(timeout, progress)
+
+    def _finish_deployments(self, timeout: float | None) -> None:
+        """CodeDeploy deployments still shifting traffic or waiting for a hook: fast-forward to each next step."""
+        from .service import _deployments
+
+        engine = _deployments._active
+        if engine is None or engine.clock is not self._engine.service.clock:
+            return  # this lab's engine was replaced by a newer lab's
+        deadline = None if timeout is None else time.monotonic() + timeout
+        clock = engine.clock
+        while (due := engine.next_due()) is not None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"still busy after {timeout} s: {len(engine.running())} CodeDeploy deployment(s) "
+                                   "still running")
+            if due > clock.now():
+                clock.advance(due - clock.now())
+            self._engine.wait_for_async(None if deadline is None else max(deadline - time.monotonic(), 0.1))
 
     # -- any backend ---------------------------------------------------------------------------
     def wait_until_ready(self, function_name: str) -> None:
@@ -171,15 +217,29 @@ class Lab:
         return list(self.recorder.created)
 
     def allow(self, *policy_names: str) -> None:
-        """Attach AWS managed policies to the lab's execution role, e.g. lab.allow("AWSLambdaSQSQueueExecutionRole")."""
+        """Attach AWS managed policies to the lab's execution role, e.g. lab.allow("SecretsManagerReadWrite")."""
         iam = boto3.client("iam", region_name=self.region)
-        managed = {p["PolicyName"]: p["Arn"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS")
-                   for p in page["Policies"]}
-        for name in policy_names:
-            if name not in managed:
-                raise ValueError(f"{name} is not an AWS managed policy the lab knows; it knows: "
-                                 f"{', '.join(sorted(managed))}")
-            iam.attach_role_policy(RoleName=self._role_name, PolicyArn=managed[name])
+        if self.backend == "local":  # every AWS managed policy, from moto's copy of AWS's catalogue
+            arns = [aws_managed_policy_arn(name, iam.meta.partition) for name in policy_names]  # all known first
+        else:
+            managed = {p["PolicyName"]: p["Arn"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS")
+                       for p in page["Policies"]}
+            for name in policy_names:
+                if name not in managed:
+                    close = difflib.get_close_matches(name, managed, n=5, cutoff=0.6)
+                    raise ValueError(f"{name!r} is not an AWS managed policy here (names are case-sensitive)."
+                                     + (f" Did you mean {', '.join(close)}?" if close else ""))
+            arns = [managed[name] for name in policy_names]
+        for arn in arns:
+            iam.attach_role_policy(RoleName=self._role_name, PolicyArn=arn)
+
+    def deploy(self, template, parameters: dict | None = None, stack_name: str | None = None,
+               quiet: bool = False) -> dict:
+        """Create or update a CloudFormation/SAM stack (template: a file path or the text) with plain boto3,
+        printing its events as they happen; returns the stack's outputs. Stack name: `sam-app` unless given."""
+        from ._deploy import deploy
+
+        return deploy(self.region, template, parameters, stack_name, quiet)
 
     def rest_api_url(self, api_id: str, stage: str) -> str:
         """Where a REST API's stage answers: `requests.get(url + "/hello")`."""
@@ -210,6 +270,8 @@ class Lab:
         if self.front_door:
             self.front_door.stop()
         self.recorder.detach()
+        if self._remote:
+            self._remote.detach()
         self._backend.stop()
         if Lab._current is self:
             Lab._current = None
@@ -226,10 +288,11 @@ class Lab:
         return f"<Lab {self.backend} region={self.region} {state}>"
 
     # -- starting ------------------------------------------------------------------------------
-    def _local(self, what: str):
+    def _local(self, what: str, on_aws: str = "read CloudWatch Logs (boto3.client('logs')) instead."):
         if self._engine is None:
-            raise RuntimeError(f"lab.{what} belongs to the local lab, which runs handlers itself; on backend "
-                               f"'{self.backend}' read CloudWatch Logs (boto3.client('logs')) instead.")
+            raise RuntimeError(f"lab.{what} belongs to the local lab, which runs handlers itself (local-only on "
+                               f"backend '{self.backend}'; skip such a cell with `if lab.local_only(...):`). "
+                               f"On AWS: {on_aws}")
         return self._engine
 
     def _caller_account(self) -> str:
@@ -274,7 +337,8 @@ class Lab:
         from .service._front_door import FrontDoor
 
         # the notebook's generated credentials and the handlers' own may sign AWS_IAM requests; nothing else
-        return FrontDoor(credentials=lambda: [self._backend.credentials, self._engine.credentials,
+        return FrontDoor(clock=self._engine.service.clock,
+                         credentials=lambda: [self._backend.credentials, self._engine.credentials,
                                               *self._engine.execution_credentials.sessions()])
 
     def _create_role(self) -> str:

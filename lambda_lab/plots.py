@@ -209,7 +209,8 @@ def concurrency_chart(invocations, function_name: str | None = None, limit: int 
     events = []
     for i in chosen:
         if i.result is not None:
-            busy_s = (i.result.wall_ms + (i.result.init_ms or 0.0)) / 1000
+            ran_ms = i.result.wall_ms if i.result.wall_ms is not None else i.result.duration_ms  # None: from logs
+            busy_s = (ran_ms + (i.result.init_ms or 0.0)) / 1000
             events += [(i.started_at - start, 1), (i.started_at - start + busy_s, -1)]
     events.sort(key=lambda e: (e[0], e[1]))  # at the same instant a finish frees its slot before a start takes it
     times, running, level = [0.0], [0], 0
@@ -580,3 +581,59 @@ def service_map_chart(services) -> Figure:
         ax.set_axis_off()
         ax.set_title("service map: who called whom, how often, how fast")
     return fig
+
+
+# -- CodeDeploy: a deployment's traffic shift, hooks and alarms ------------------------------------------
+HOOK_MARKERS = {"Succeeded": "P", "Failed": "X"}
+
+
+def deployment(deployment_id: str) -> Figure:
+    """Each version's share of the alias's traffic over a CodeDeploy deployment, in lab minutes.
+
+    Hook results are marked on the time axis (a plus for Succeeded, a cross for Failed), spans where a
+    watched alarm was in ALARM are hatched, and a rollback shows as all traffic returning to the old version.
+
+    >>> deployment_id = codedeploy.create_deployment(...)["deploymentId"]
+    >>> lab.wait_for_async(); plots.deployment(deployment_id)
+
+    Introduced in notebook 08_versions_and_aliases.
+    """
+    from .service._deployments import active
+
+    d = active().get(deployment_id)
+    end = d.completed_at if d.completed_at is not None else active().clock.now()
+    times = [(t - d.created_at) / 60 for t, _ in d.traffic] + [(end - d.created_at) / 60]
+    shares = [s for _, s in d.traffic] + [d.traffic[-1][1]]
+    colors = palette()
+    with mpl.rc_context(_rc()):
+        fig, ax = _figure()
+        for i, (version, series) in enumerate(((d.current, [100 * (1 - s) for s in shares]),
+                                               (d.target, [100 * s for s in shares]))):
+            ax.plot(times, series, drawstyle="steps-post", label=f"version {version}", **_series(i))
+        for j, (status, marker) in enumerate(HOOK_MARKERS.items()):
+            spots = [((t - d.created_at) / 60, name) for t, name, s in d.marks if s == status]
+            if spots:
+                ax.plot([x for x, _ in spots], [50] * len(spots), linestyle="none", marker=marker, markersize=12,
+                        color=colors[(2 + j) % len(colors)], label=f"hook {status.lower()}")
+                for x, name in spots:
+                    ax.annotate(name, (x, 50), xytext=(6, 8), textcoords="offset points", fontsize="x-small")
+        for start, stop, name in _alarm_spans(d, end):
+            ax.axvspan((start - d.created_at) / 60, (stop - d.created_at) / 60, facecolor="none", hatch="//",
+                       edgecolor="0.5", linewidth=0, label=f"alarm {name} in ALARM")
+        ax.set_ylim(-5, 105)
+        ax.set_xlabel("time since the deployment was created (minutes, lab clock)")
+        ax.set_ylabel("share of the alias's traffic (%)")
+        ax.set_title(f"{d.deployment_id} ({d.config_name.split('.')[-1]}): {d.status}")
+        ax.legend(loc="center right", fontsize="small")
+    return fig
+
+
+def _alarm_spans(d, end: float) -> list[tuple[float, float, str]]:
+    """(start, stop, alarm) of each stretch a watched alarm spent in ALARM during the deployment."""
+    spans, opened = [], {}
+    for at, name, state in d.alarm_log:
+        if state == "ALARM":
+            opened.setdefault(name, at)
+        elif name in opened:
+            spans.append((opened.pop(name), at, name))
+    return spans + [(at, end, name) for name, at in opened.items()]
