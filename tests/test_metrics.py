@@ -260,3 +260,24 @@ def test_the_last_hour_by_the_machines_clock_is_the_labs_last_hour(lab, lam, mak
     past = now - dt.timedelta(hours=5)
     answer = cloudwatch.get_metric_data(MetricDataQueries=query, StartTime=past - dt.timedelta(hours=1), EndTime=past)
     assert answer["MetricDataResults"][0]["Values"] == []
+
+
+def test_a_young_labs_last_minutes_by_the_machines_clock_include_what_just_ran():
+    """Minutes into a lesson the lab clock is less than 5 minutes ahead: "the last 10 minutes" must still see it."""
+    from conftest import run_in_fresh_process
+
+    got = run_in_fresh_process("""
+        import datetime as dt, json, boto3, lambda_lab
+        lab = lambda_lab.Lab(quiet=True)
+        lam = boto3.client("lambda")
+        lam.create_function(FunctionName="young", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                            Code={"ZipFile": lambda_lab.zip_source("def handler(e, c):\\n    return 1\\n")})
+        lab.clock.advance(120)
+        lam.invoke(FunctionName="young", Payload=b"{}")
+        now = dt.datetime.now(dt.timezone.utc)
+        answer = boto3.client("cloudwatch").get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=[{"Name": "FunctionName", "Value": "young"}],
+            StartTime=now - dt.timedelta(minutes=10), EndTime=now, Period=60, Statistics=["Sum"])
+        print(json.dumps(sum(p["Sum"] for p in answer["Datapoints"])))
+    """)
+    assert got == 1.0

@@ -383,6 +383,7 @@ def _now() -> float:
 
 
 REAL_NOW_SLACK_S = 300.0
+MACHINE_NOW_S = 5.0  # an end this close to the machine's clock was datetime.now() a moment ago
 
 
 def _on_lab_clock(start: float, end: float) -> tuple[float, float]:
@@ -398,7 +399,9 @@ def _on_lab_clock(start: float, end: float) -> tuple[float, float]:
     if _state.service is None or abs(end - real) > REAL_NOW_SLACK_S:
         return start, end
     lab_now = _now()
-    if abs(end - lab_now) <= REAL_NOW_SLACK_S:  # the two clocks still agree (a young lab): nothing to move
+    if abs(end - lab_now) <= REAL_NOW_SLACK_S:  # a young lab: the clocks are minutes apart, so which is meant?
+        if abs(end - real) <= MACHINE_NOW_S < lab_now - end:  # "now" by the machine: reach the lab's now
+            return start, lab_now
         return start, end
     return start + lab_now - real, end + lab_now - real
 
