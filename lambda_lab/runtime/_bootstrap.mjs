@@ -679,7 +679,32 @@ process.on('exit', () => {
   } catch { /* the lab has gone */ }
 });
 
+// Extensions' fixed localhost ports, served by the lab on free ones (see _redirect.py): "2773=41234,...".
+function redirectLoopback(value) {
+  const ports = new Map(value.split(',').filter(Boolean).map((pair) => pair.split('=').map(Number)));
+  if (!ports.size) return;
+  const net = require('node:net');
+  const loopback = (host) => host === undefined || host === null || host === 'localhost' || host === '::1'
+    || String(host).startsWith('127.');
+  const connect = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function (...args) {
+    // http.request, fetch (undici) and net.connect pass [options, callback]; a caller may pass (port, host)
+    const options = Array.isArray(args[0]) ? args[0][0] : args[0];
+    if (options && typeof options === 'object' && !options.path && ports.has(Number(options.port))
+        && loopback(options.host)) {
+      options.port = ports.get(Number(options.port));
+      options.host = '127.0.0.1';
+    } else if ((typeof options === 'number' || typeof options === 'string') && ports.has(Number(options))
+        && loopback(typeof args[1] === 'string' ? args[1] : undefined)) {
+      args.splice(0, typeof args[1] === 'string' ? 2 : 1, ports.get(Number(options)), '127.0.0.1');
+    }
+    return connect.apply(this, args);
+  };
+}
+
 function main() {
+  redirectLoopback(process.env._LAMBDA_LAB_LOOPBACK_PORTS || '');
+  delete process.env._LAMBDA_LAB_LOOPBACK_PORTS;
   patchConsole();
   showPathsAs(TASK_ROOT, '/var/task');
   showPathsAs(OPT_DIR, '/opt');

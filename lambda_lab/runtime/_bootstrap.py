@@ -22,6 +22,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _protocol import read_frame, write_frame  # noqa: E402
 from _supervisor import FD_VARIABLE, supervise  # noqa: E402
+from _redirect import REDIRECT_VARIABLE, install as redirect_loopback  # noqa: E402
 
 del sys.path[0]
 
@@ -402,6 +403,7 @@ def main():
     if FD_VARIABLE in os.environ:  # this process stays the environment's supervisor; the fork goes on
         supervise()
         _worker_pid = os.getpid()
+    redirect_loopback(os.environ.pop(REDIRECT_VARIABLE, ""))  # extensions' fixed ports, served by the lab
     task_root, isolate, layer_dirs = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
     proto_in = os.fdopen(os.dup(0), "rb")
     channel = _Channel(os.fdopen(os.dup(1), "wb"))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 from ...runtime import CodeArchive, FunctionConfig
 from .._errors import ServiceError, invalid, not_found
 from .._logging_config import as_runtime
 from .._target import Alias, Target
+from .._secrets_extension import extension_layer
+from ._extension_layers import extensions_of
 from .._names import split_function_ref
 
 
@@ -67,7 +66,9 @@ def _config(fn: LambdaFunction) -> FunctionConfig:
         timeout_s=float(fn.timeout), environment=tuple(sorted((fn.environment_vars or {}).items())),
         region=fn.region, account_id=fn.account_id, architecture=fn.architectures[0],
         ephemeral_mb=int(fn.ephemeral_storage), role=fn.role or "",
-        layers=tuple(_layer(fn, layer["Arn"]) for layer in fn.layers or ()),
+        layers=tuple(_layer(fn, layer["Arn"]) for layer in fn.layers or ()
+                     if extension_layer(layer["Arn"], fn.region) is None),  # AWS's own: served, not unzipped
+        extensions=extensions_of(fn),
         logging=as_runtime(getattr(fn, "lab_logging", None)),
         tracing=(fn.tracing_config or {}).get("Mode") or "PassThrough")
 
@@ -77,23 +78,6 @@ def _layer(fn: LambdaFunction, arn: str) -> CodeArchive:
     if version is None:
         raise ServiceError("ResourceNotFoundException", f"Layer version {arn} does not exist.", 404)
     return CodeArchive(version.code_digest, version.code_bytes)
-
-
-@lru_cache(maxsize=1)
-def _aws_managed_policies() -> dict:
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    return json.loads(aws_managed_policies_data)
-
-
-def provide_managed_policies(account_id: str, names: list[str]) -> None:
-    """Make these AWS managed policies attachable, without loading moto's whole catalogue (0.7 s)."""
-    from moto.iam.models import AWSManagedPolicy, iam_backends
-
-    backend = iam_backends[account_id]["global"]
-    for name in names:
-        policy = AWSManagedPolicy.from_data(name, account_id, backend.region_name, _aws_managed_policies()[name])
-        backend.managed_policies.setdefault(policy.arn, policy)
 
 
 def reserved_elsewhere(storage, name: str) -> int:
