@@ -75,7 +75,8 @@ def test_library_installed_in_the_notebook_but_not_in_the_package(lam, tmp_path,
 
     message = failure()
     assert "tabulate is installed in this notebook's Python, but that does not reach the function" in message
-    assert "only sees its deployment package" in message and "build_package" in message
+    assert "only sees its deployment package" in message and "pip install --target" in message
+    assert "tabulate==0.10.0" not in message and "build_package(" not in message  # a hint, not the answer
 
 
 def test_a_layer_without_the_python_folder_is_named(lam):
@@ -95,3 +96,76 @@ def test_a_changed_handler_is_noticed(lam):
     message = failure()
     assert "Keep the handler's code as it was" in message
     assert "answered 'item in stock'" in message
+
+
+# -- exercise 07.2: a shared layer built without its python/ folder ------------------------------------
+
+from lambda_lab.checks.ex_07_function_packages import MONEY, SHARED, TOTAL, broken_layer  # noqa: E402
+
+HELPERS = {"helpers/__init__.py": "", "helpers/money.py": MONEY}
+
+
+@pytest.fixture
+def shared():
+    """The exercise's setup: a layer with helpers/ at its root, attached to two handler-only functions."""
+    with lambda_lab.Lab(seed=72, quiet=True) as lab:
+        lam = boto3.client("lambda")
+        layer = lam.publish_layer_version(LayerName="shared-helpers", Content={"ZipFile": broken_layer()},
+                                          CompatibleRuntimes=["python3.13"])
+        for name in SHARED:
+            lam.create_function(FunctionName=name, Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                                Code={"ZipFile": lambda_lab.zip_source(TOTAL)}, Layers=[layer["LayerVersionArn"]])
+            lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        yield lam
+
+
+def use_layer(lam, names, layer_arn):
+    for name in names:
+        lam.update_function_configuration(FunctionName=name, Layers=[layer_arn])
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def fixed_layer(lam) -> str:
+    return lam.publish_layer_version(LayerName="shared-helpers", Content={"ZipFile": lambda_lab.layer_zip(HELPERS)},
+                                     CompatibleRuntimes=["python3.13"])["LayerVersionArn"]
+
+
+def layer_failure() -> str:
+    with pytest.raises(CheckFailed) as failed:
+        checks.ex_07_shared_layer()
+    return str(failed.value)
+
+
+def test_shared_layer_solution_passes(shared, capsys):
+    use_layer(shared, SHARED, fixed_layer(shared))
+    checks.ex_07_shared_layer()
+    assert capsys.readouterr().out.startswith("Check passed: 'invoice-total' and 'receipt-total' import helpers")
+
+
+def test_shared_layer_blank_fails_without_the_answer(shared):
+    message = layer_failure()
+    assert message.startswith("'invoice-total' still fails: Runtime.ImportModuleError: Unable to import module "
+                              "'app': No module named 'helpers'.")
+    assert "shared-helpers:1, the layer version whose zip holds `helpers/` at its root" in message
+    assert "Layers: code that several functions share" in message
+    for answer in ("python/", "layer_zip", "publish_layer_version", "update_function_configuration"):
+        assert answer not in message
+
+
+def test_publishing_a_good_version_without_attaching_it_is_named(shared):
+    fixed_layer(shared)
+    assert "A newer version of the layer exists, but a function runs exactly the layer version it names" \
+        in layer_failure()
+
+
+def test_fixing_only_one_function_names_the_other(shared):
+    use_layer(shared, SHARED[:1], fixed_layer(shared))
+    assert layer_failure().startswith("'receipt-total' still fails")
+
+
+def test_copying_helpers_into_each_package_breaks_the_requirement(shared):
+    # it works, but the shared code now lives in two places
+    for name in SHARED:
+        shared.update_function_code(FunctionName=name, ZipFile=lambda_lab.zip_source({"app.py": TOTAL, **HELPERS}))
+        shared.get_waiter("function_updated_v2").wait(FunctionName=name)
+    assert "is not its original one any more" in layer_failure()

@@ -33,23 +33,41 @@ BLANK = {
     "02_functions_and_events_ex_01": [(3, "CheckFailed", "'new-invoice' has no resource-based policy, so S3 may not "
                                                          "invoke it (S3 answers 'Unable to validate the following "
                                                          "destination configurations'). Add a statement with "
-                                                         "lam.add_permission(")],
+                                                         "lam.add_permission that lets the S3 service invoke it")],
+    "01_lambda_essentials_ex_01": [(3, "CheckFailed", "answer['environments'] is None: fill in a number for each of ")],
+    "02_functions_and_events_ex_02": [(4, "CheckFailed", "The mapping from 'orders' to 'charge-orders' still returns "
+                                                         "the whole batch to the queue when the function fails")],
+    "03_programming_model_ex_02": [(4, "CheckFailed", "Invoked with 3 invoices, the function failed: "
+                                                      "Runtime.ImportModuleError: Unable to import module 'app'")],
     "03_programming_model_ex_01": [(2, "NameError", "name 'source' is not defined"),
                                    (3, "CheckFailed", "There is no function 'request-reporter' yet. Write the handler "
                                                       "in `source`, then run the cell that calls deploy(source).")],
     "04_invocation_types_ex_01": [(2, "CheckFailed", "'process-order' has no dead-letter queue and no OnFailure "
                                                      "destination, so Lambda drops its failed asynchronous events "
                                                      "after the last retry.")],
+    "04_invocation_types_ex_02": [(2, "CheckFailed", "'charge-card' still uses the default settings for asynchronous "
+                                                     "events")],
     "05_function_configuration_ex_01": [(2, "CheckFailed", "'report' still fails (Sandbox.Timedout: RequestId: ")],
+    "05_function_configuration_ex_02": [(3, "CheckFailed", "At its peak 8 calls reach 'quote-api' at the same moment, "
+                                                           "and its reserved concurrency of 2 lets only 2 run")],
     "06_memory_and_cost_ex_01": [(2, "CheckFailed", "'enrich' still has the 2,048 MB it was created with. Find its "
                                                     "cheapest memory size")],
+    "06_memory_and_cost_ex_02": [(2, "CheckFailed", "At 128 MB a warm call of 'thumbnail' takes about ")],
     "07_function_packages_ex_01": [(2, "CheckFailed", "'stock-report' still cannot import tabulate "
                                                       "(Runtime.ImportModuleError: Unable to import module 'app': "
                                                       "No module named 'tabulate').")],
+    "07_function_packages_ex_02": [(2, "CheckFailed", "'invoice-total' still fails: Runtime.ImportModuleError: Unable "
+                                                      "to import module 'app': No module named 'helpers'.")],
     "08_versions_and_aliases_ex_01": [(2, "CheckFailed", "The new code is only in $LATEST: no published version holds "
                                                          "it yet")],
+    "08_versions_and_aliases_ex_02": [(2, "CheckFailed", "Orders from 'new-orders' still run version 1 of 'checkout', "
+                                                         "while 'live' points at version 2")],
+    "09_api_actions_ex_02": [(2, "CheckFailed", "'settle' answers each batch with the message ids of the payments it "
+                                                "could not settle")],
     "09_api_actions_ex_01": [(2, "CheckFailed", "There is no event source mapping from 'orders' to 'order-batches' "
                                                 "yet, and the function's execution role cannot read the queue")],
+    "10_capstone_ex_02": [(2, "CheckFailed", "A record 'notify' cannot handle is retried for as long as it stays in "
+                                             "the stream")],
     "10_capstone_ex_01": [(3, "CheckFailed", "Broken link: S3 -> 'import-upload'. The bucket 'lab-receipt-uploads' "
                                              "sends no notification to the function, so uploads go nowhere.")],
 }
