@@ -18,7 +18,7 @@ from ._backends import LabStoppedError, LocalBackend, RemoteBackend, check_lab_a
 from ._cleanup import cleanup
 from ._display import compact_errors
 from ._recorder import Recorder, install_id as _install_id, lab_home
-from ._remote_views import RemoteViews
+from ._remote_views import RemoteViews, when_iam_ready
 from .service import aws_managed_policy_arn, provide_managed_policies
 
 EXECUTION_ROLE = "lambda-lab-execution-role"
@@ -125,11 +125,12 @@ class Lab:
     def clock(self):
         """The lab clock: simulated time for retries and schedules; `lab.clock.speed`, `lab.clock.advance(s)`."""
         return self._local("clock", "time is real: retries come 1 and 2 minutes later and schedules fire on the "
-                                    "wall clock; wait with lab.wait_for_async(), nothing can be fast-forwarded.").service.clock
+                                    "wall clock; wait with lab.wait_for_async(), nothing can be fast-forwarded."
+                           ).service.clock
 
     @property
     def async_events(self) -> list:
-        """Every asynchronous event: attempts, outcome, deliveries (elsewhere: from logs, destination and DLQ records)."""
+        """Every asynchronous event: attempts, outcome, deliveries (elsewhere: from logs, destination, DLQ records)."""
         if self._engine is None:
             return self._remote.async_events()
         return list(self._local("async_events").service.queue.events)
@@ -138,7 +139,8 @@ class Lab:
     def refusals(self) -> list:
         """Invocations a push source could not make, and why (a missing resource-based policy statement)."""
         return list(self._local("refusals", "a refused push is not logged by Lambda; read the function's policy "
-                                            "(lambda.get_policy) and the source's delivery-failure metrics.").service.refusals)
+                                            "(lambda.get_policy) and the source's delivery-failure metrics."
+                                ).service.refusals)
 
     def local_only(self, what: str, on_aws: str) -> bool:
         """True on the local lab; elsewhere print `what` is local-only and the "On AWS:" alternative, and False.
@@ -198,6 +200,16 @@ class Lab:
         lam = boto3.client("lambda", region_name=self.region)
         lam.get_waiter("function_active_v2").wait(FunctionName=function_name)
         lam.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+
+    def wait_for_iam(self, call, *args, timeout: float = 60.0, retry: bool | None = None, **kwargs):
+        """Make an AWS call that needs a new role or permission, retrying while IAM has not reached Lambda yet.
+
+        >>> lab.allow("AmazonSQSFullAccess")
+        >>> lab.wait_for_iam(lam.put_function_event_invoke_config, FunctionName="f", DestinationConfig=...)
+
+        Only on a real account (`retry=None`): elsewhere permissions apply at once, so a refusal is a real one.
+        """
+        return when_iam_ready(call, args, kwargs, timeout, self.backend == "aws" if retry is None else retry)
 
     def guard_cost(self, estimate_usd: float, what: str, allow: bool = False) -> None:
         """Refuse work on a paid backend whose estimated cost is above the budget, unless `allow`."""
