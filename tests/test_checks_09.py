@@ -1,4 +1,5 @@
-"""Exercise 09.1: an event source mapping from an SQS queue, with the execution role allowed to poll it."""
+"""Exercise 09.1: an event source mapping from an SQS queue, with the execution role allowed to poll it.
+Exercise 09.2: failed SQS messages retried alone (partial batch responses) and kept by the queue's redrive policy."""
 
 import json
 
@@ -73,13 +74,14 @@ def test_mapping_before_the_role_may_read_the_queue(lab, lam):
     message = failure()
     assert "The provided execution role does not have permissions to call ReceiveMessage on SQS" in message
     assert "execution role (not through the function's resource-based policy)" in message
-    assert 'lab.allow("AWSLambdaSQSQueueExecutionRole")' in message
+    assert "section 'CreateEventSourceMapping'" in message
+    assert "create_event_source_mapping(" not in message and "BatchSize=" not in message  # the hint, not the answer
 
 
 def test_permission_without_a_mapping(lab):
     lab.allow("AWSLambdaSQSQueueExecutionRole")
     message = failure()
-    assert "The execution role may read 'orders' now" in message and "BatchSize=5" in message
+    assert "The execution role may read 'orders' now" in message and "batches of at most 5" in message
 
 
 def test_default_batch_size(lab, lam):
@@ -87,7 +89,7 @@ def test_default_batch_size(lab, lam):
     lam.create_event_source_mapping(EventSourceArn=QUEUE_ARN, FunctionName="order-batches")
     message = failure()
     assert "The mapping's BatchSize is 10 (10 is what SQS mappings get when BatchSize is left out)" in message
-    assert "update_event_source_mapping(UUID=" in message
+    assert "Change the mapping you have (UpdateEventSourceMapping)" in message
 
 
 def test_disabled_mapping(lab, lam):
@@ -116,3 +118,119 @@ def test_two_mappings_on_the_same_queue(lab, lam):
 def test_no_setup_says_to_run_it():
     with lambda_lab.Lab(quiet=True):
         assert "Run the exercise's setup cell first" in failure()
+
+
+# -- Exercise 09.2 ---------------------------------------------------------------------------------------
+
+SETTLE = """
+import json
+
+def handler(event, context):
+    failed = []
+    for record in event["Records"]:
+        payment = json.loads(record["body"])
+        try:
+            if payment["amount"] <= 0:
+                raise ValueError(f"amount must be positive, got {payment['amount']}")
+            print(f"settled {payment['id']}: {payment['amount']:.2f}")
+        except (KeyError, TypeError, ValueError) as error:
+            print(f"could not settle {payment.get('id')}: {error}")
+            failed.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failed}
+"""
+
+
+@pytest.fixture
+def payments():
+    """Exercise 09.2's setup: `settle` reports failed messages, but its mapping from `payments` ignores them."""
+    with lambda_lab.Lab(seed=92, quiet=True) as lab:
+        lam, sqs = boto3.client("lambda"), boto3.client("sqs")
+        lam.create_function(FunctionName="settle", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                            Timeout=20, Code={"ZipFile": lambda_lab.zip_source(SETTLE)})
+        url = sqs.create_queue(QueueName="payments")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lab.allow("AWSLambdaSQSQueueExecutionRole")
+        uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="settle", BatchSize=10)["UUID"]
+        yield {"lab": lab, "lam": lam, "sqs": sqs, "url": url, "uuid": uuid}
+
+
+def dead_letter_queue(sqs, url, receives="3", visibility="120"):
+    dlq = sqs.create_queue(QueueName="payments-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": visibility, "RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": receives})})
+    return dlq_arn
+
+
+def report_failures(p):
+    p["lam"].update_event_source_mapping(UUID=p["uuid"], FunctionResponseTypes=["ReportBatchItemFailures"])
+
+
+def payment_failure() -> str:
+    with pytest.raises(CheckFailed) as info:
+        checks.ex_09_payment_failures("settle", queue_name="payments", dlq_name="payments-dlq")
+    return str(info.value)
+
+
+SOLUTION_WORDS = ("ReportBatchItemFailures", "FunctionResponseTypes", "RedrivePolicy", "maxReceiveCount", "120")
+
+
+def test_payments_solution_passes(payments, capsys):
+    dead_letter_queue(payments["sqs"], payments["url"])
+    report_failures(payments)
+    checks.ex_09_payment_failures("settle", queue_name="payments", dlq_name="payments-dlq")
+    assert capsys.readouterr().out == (
+        "Check passed: a failed payment is tried 3 times on its own and then kept in 'payments-dlq'; the good "
+        "payments of its batch were settled once each; 'payments' hides messages for 120 s (function timeout 20 s).\n")
+
+
+def test_payments_blank_fails_without_the_answer(payments):
+    message = payment_failure()
+    assert message.startswith("'settle' answers each batch with the message ids of the payments it could not settle")
+    assert "section 'When a batch fails'" in message
+    assert not [word for word in SOLUTION_WORDS if word in message], message
+
+
+def test_payments_dead_letter_queue_without_partial_responses(payments):
+    dead_letter_queue(payments["sqs"], payments["url"])
+    assert "the mapping from 'payments' ignores that answer" in payment_failure()
+
+
+def test_payments_function_dead_letter_queue_is_the_wrong_one(payments):
+    report_failures(payments)
+    payments["lab"].allow("AmazonSQSFullAccess")
+    sqs = payments["sqs"]
+    dlq = sqs.create_queue(QueueName="payments-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    payments["lam"].update_function_configuration(FunctionName="settle", DeadLetterConfig={"TargetArn": dlq_arn})
+    message = payment_failure()
+    assert "only receives asynchronous events that failed" in message
+    assert not [word for word in SOLUTION_WORDS if word in message], message
+
+
+def test_payments_mapping_destination_is_refused(payments):
+    sqs = payments["sqs"]
+    dlq = sqs.create_queue(QueueName="payments-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    with pytest.raises(ClientError) as info:
+        payments["lam"].update_event_source_mapping(UUID=payments["uuid"],
+                                                    DestinationConfig={"OnFailure": {"Destination": dlq_arn}})
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    report_failures(payments)
+    message = payment_failure()
+    assert "nothing tells SQS to move it" in message
+    assert not [word for word in SOLUTION_WORDS if word in message], message
+
+
+def test_payments_wrong_receive_count(payments):
+    dead_letter_queue(payments["sqs"], payments["url"], receives="5")
+    report_failures(payments)
+    assert "moves a message to 'payments-dlq' after 5 receives" in payment_failure()
+
+
+def test_payments_short_visibility_timeout(payments):
+    dead_letter_queue(payments["sqs"], payments["url"], visibility="30")
+    report_failures(payments)
+    message = payment_failure()
+    assert "hides a received message for 30 s. That is less than AWS recommends" in message
+    assert "120" not in message

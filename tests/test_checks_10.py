@@ -1,5 +1,5 @@
-"""Exercise 10.1 (uploads as a second way into the capstone's pipeline): the solution passes, a blank exercise
-fails, and each plausible wrong answer fails naming the broken link."""
+"""Exercise 10.1 (uploads as a second way into the capstone's pipeline) and 10.2 (a poison record in the table's
+stream): the solution passes, a blank exercise fails, and each plausible wrong answer fails naming what is wrong."""
 
 import contextlib
 import io
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_lab.checks import CheckFailed, ex_10_upload_pipeline
+from lambda_lab.checks import CheckFailed, ex_10_stream_failures, ex_10_upload_pipeline
 
 SOLUTION = Path(__file__).resolve().parent.parent / "solutions" / "10_capstone_sol_01.ipynb"
 BUCKET_ARN = "arn:aws:s3:::lab-receipt-uploads"
@@ -90,8 +90,12 @@ def test_a_managed_policy_for_the_destination_passes_too(ex, capsys):
 
 
 def test_doing_nothing_fails_at_the_first_link(ex):
-    with pytest.raises(CheckFailed, match="Broken link: S3 -> 'import-upload'.*sends no notification"):
+    with pytest.raises(CheckFailed, match="Broken link: S3 -> 'import-upload'.*sends no notification") as info:
         ex_10_upload_pipeline()
+    message = str(info.value)
+    assert "section 'S3: a notification on the bucket'" in message
+    assert not [word for word in ("add_permission", "put_bucket_notification", "LambdaFunctionConfigurations",
+                                  "s3.amazonaws.com", "ObjectCreated") if word in message], message
 
 
 def test_a_notification_without_the_permission_names_the_refusal(ex):
@@ -190,3 +194,73 @@ def test_the_check_leaves_other_messages_where_they_were(ex):
     ex_10_upload_pipeline()
     [left] = sqs.receive_message(QueueUrl=ex["inbox_url"], MaxNumberOfMessages=10)["Messages"]
     assert json.loads(left["Body"]) == {"note": "the accounts team's"}
+
+
+# -- Exercise 10.2 ---------------------------------------------------------------------------------------
+STREAM_SOLUTION = SOLUTION.with_name("10_capstone_sol_02.ipynb")
+STREAM_ANSWER = ("MaximumRetryAttempts", "BisectBatchOnFunctionError", "DestinationConfig", "OnFailure",
+                 "update_event_source_mapping")
+
+
+@pytest.fixture
+def stream():
+    """Exercise 10.2's pipeline (its setup cell up to this morning's receipts), the mapping switched on."""
+    setup = "".join([c for c in json.loads(STREAM_SOLUTION.read_text())["cells"] if c["cell_type"] == "code"][0]
+                    ["source"]).split("# this morning")[0]
+    namespace: dict = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(setup, "setup", "exec"), namespace)
+    namespace["lam"].update_event_source_mapping(UUID=namespace["mapping_uuid"], Enabled=True)
+    yield namespace
+    namespace["lab"].stop()
+
+
+def bound(ex, **settings):
+    ex["lam"].update_event_source_mapping(UUID=ex["mapping_uuid"], **settings)
+
+
+def notify_failures(ex):
+    url = ex["sqs"].create_queue(QueueName="notify-failures")["QueueUrl"]
+    return ex["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def stream_failure() -> str:
+    with pytest.raises(CheckFailed) as info:
+        ex_10_stream_failures("notify", failures="notify-failures")
+    return str(info.value)
+
+
+def test_stream_solution_passes(stream, capsys):
+    arn = notify_failures(stream)
+    stream["lab"].allow("AmazonSQSFullAccess")
+    bound(stream, MaximumRetryAttempts=3, BisectBatchOnFunctionError=True,
+          DestinationConfig={"OnFailure": {"Destination": arn}})
+    ex_10_stream_failures("notify", failures="notify-failures")
+    assert capsys.readouterr().out == (
+        "Check passed: a bad record is retried at most 3 times, cornered by splitting its batch, and described in "
+        "'notify-failures'; the good receipts around it were announced.\n")
+
+
+def test_stream_blank_fails_without_the_answer(stream):
+    message = stream_failure()
+    assert message.startswith("A record 'notify' cannot handle is retried for as long as it stays in the stream")
+    assert "section 'When a batch fails'" in message
+    assert not [word for word in STREAM_ANSWER if word in message], message
+
+
+def test_stream_too_many_retries(stream):
+    bound(stream, MaximumRetryAttempts=10)
+    assert "retries a failing batch 10 times; the task allows at most 3" in stream_failure()
+
+
+def test_stream_retries_without_bisecting_lose_the_good_receipts(stream):
+    bound(stream, MaximumRetryAttempts=2)
+    message = stream_failure()
+    assert "the good receipts that arrived with the bad record would never be announced" in message
+    assert not [word for word in STREAM_ANSWER if word in message], message
+
+
+def test_stream_without_a_destination(stream):
+    notify_failures(stream)
+    bound(stream, MaximumRetryAttempts=3, BisectBatchOnFunctionError=True)
+    assert "The records the mapping gives up on go nowhere: nobody would know" in stream_failure()

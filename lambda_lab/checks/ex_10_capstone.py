@@ -2,7 +2,7 @@
 
 The check drives the learner's pipeline as a shop would: it uploads receipts to the bucket, waits, and reads
 each end (the table, the inbox, the failures queue). When something is missing it names the first broken
-link and says which API call or setting fixes it.
+link and the lesson section that explains it, without writing the answer out.
 """
 
 import json
@@ -14,7 +14,7 @@ import boto3
 
 from . import passed, require
 
-__all__ = ["ex_10_upload_pipeline"]
+__all__ = ["ex_10_upload_pipeline", "ex_10_stream_failures"]
 
 ON_AWS_WAIT_S = 420  # on AWS a failing asynchronous event takes about three minutes of retries, then delivery
 GOOD_RECEIPT = "item,price,quantity\ncoffee,2.50,2\ncroissant,1.80,1\n"
@@ -137,10 +137,7 @@ def _on_failure(lam, function_name: str) -> str | None:
 
 # -- naming the broken link ----------------------------------------------------------------------------
 def _diagnose_upload_link(lam, s3, bucket, function_name, config, lab, good) -> None:
-    where = f"arn:aws:s3:::{bucket}"
-    grant = (f"lam.add_permission(FunctionName='{function_name}', StatementId='s3-uploads', "
-             f"Action='lambda:InvokeFunction', Principal='s3.amazonaws.com', SourceArn='{where}', "
-             "SourceAccount=<your account id>)")
+    s3_section = "notebook 02, section 'S3: a notification on the bucket'"
     notification = s3.get_bucket_notification_configuration(Bucket=bucket)
     targets = notification.get("LambdaFunctionConfigurations", [])
     mine = [t for t in targets if t["LambdaFunctionArn"].split(":")[6] == function_name]
@@ -149,33 +146,29 @@ def _diagnose_upload_link(lam, s3, bucket, function_name, config, lab, good) -> 
                     and r["function"].split(":")[6] == function_name]
         if refusals:
             require(False, f"Broken link: S3 -> '{function_name}'. S3 refused your notification configuration "
-                           f"('Unable to validate the following destination configurations') because it may not "
-                           f"invoke the function: {refusals[-1]['reason']} Add the permission first: {grant}; "
-                           "then call put_bucket_notification_configuration again.")
+                           "('Unable to validate the following destination configurations') because it may not "
+                           f"invoke the function: {refusals[-1]['reason']} The function's resource-based policy must "
+                           f"let S3, from this bucket, invoke it before the notification can be saved ({s3_section}).")
         if targets:
             others = sorted({t["LambdaFunctionArn"].split(":")[6] for t in targets})
             require(False, f"Broken link: S3 -> '{function_name}'. The bucket notifies {', '.join(others)}, not "
-                           f"'{function_name}'. Put '{function_name}''s ARN in LambdaFunctionConfigurations.")
+                           f"'{function_name}'.")
         other_kinds = [k for k in ("QueueConfigurations", "TopicConfigurations") if notification.get(k)]
         hint = (f" (It has {', '.join(other_kinds)}: those send to a queue or topic, not to a function.)"
                 if other_kinds else "")
         require(False, f"Broken link: S3 -> '{function_name}'. The bucket '{bucket}' sends no notification to the "
-                       f"function, so uploads go nowhere.{hint} Two steps: let S3 invoke the function ({grant}), "
-                       f"then s3.put_bucket_notification_configuration(Bucket='{bucket}', NotificationConfiguration="
-                       "{'LambdaFunctionConfigurations': [{'LambdaFunctionArn': <function ARN>, "
-                       "'Events': ['s3:ObjectCreated:*'], 'Filter': {'Key': {'FilterRules': "
-                       "[{'Name': 'suffix', 'Value': '.csv'}]}}}]}).")
+                       f"function, so uploads go nowhere.{hint} A push source needs two things, in order: the "
+                       f"function's permission, then the bucket's notification ({s3_section}).")
     for target in mine:
         events = target.get("Events", [])
         if not any(e in ("s3:ObjectCreated:*", "s3:ObjectCreated:Put") for e in events):
-            require(False, f"Broken link: S3 -> '{function_name}'. The notification fires on {events}; an upload "
-                           "with put_object is 's3:ObjectCreated:Put'. Use 's3:ObjectCreated:*'.")
+            require(False, f"Broken link: S3 -> '{function_name}'. The notification fires on {events}, which an "
+                           "upload with put_object does not produce.")
         rules = {r["Name"].lower(): r["Value"] for r in
                  (target.get("Filter") or {}).get("Key", {}).get("FilterRules", [])}
         if rules.get("prefix") or not ".csv".endswith(rules.get("suffix", "")):
             require(False, f"Broken link: S3 -> '{function_name}'. The notification's filter {rules} leaves out "
-                           f"uploads such as '{good[0]}.csv' at the top of the bucket. Filter on the suffix '.csv' "
-                           "only.")
+                           f"uploads such as '{good[0]}.csv' at the top of the bucket.")
     failures = _async_failures(lab, function_name, good)
     require(not failures, f"Broken link: '{function_name}' -> table. S3 invoked the function, but it failed on the "
                           f"check's well-formed uploads ({failures[:1]}). Keep its code as the setup cell made it; "
@@ -190,13 +183,12 @@ def _diagnose_stream_link(lam, dynamodb, table, inbox, lab) -> None:
     require(stream is not None, f"Broken link: table -> notify. The table '{table}' has no stream any more; the "
                                 "setup cell created it with StreamSpecification NEW_IMAGE.")
     mappings = lam.list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"]
-    require(mappings, f"Broken link: table -> notify. No event source mapping reads the stream of '{table}': "
-                      "create_event_source_mapping(EventSourceArn=<stream ARN>, FunctionName='notify', "
-                      "StartingPosition='TRIM_HORIZON').")
+    require(mappings, f"Broken link: table -> notify. No event source mapping reads the stream of '{table}' "
+                      "any more; the setup cell made one.")
     require(any(m["State"] in ("Enabled", "Enabling", "Creating", "Updating") for m in mappings),
-            f"Broken link: table -> notify. The mapping from the stream of '{table}' is disabled: "
-            "update_event_source_mapping(UUID=..., Enabled=True).")
-    require(False, f"Broken link: notify -> inbox. The receipts reached the table, but their messages did not "
+            f"Broken link: table -> notify. The mapping from the stream of '{table}' is disabled, so its poller reads "
+            "nothing.")
+    require(False, "Broken link: notify -> inbox. The receipts reached the table, but their messages did not "
                    f"reach the queue '{inbox}'. Did notify fail (its log is in /aws/lambda/notify), or is the "
                    "queue's subscription to the topic gone?")
 
@@ -215,30 +207,26 @@ def _diagnose_failure_link(lam, sqs, function_name, config, record, lab, bad_key
             require(False, f"Broken link: failures. '{function_name}' has a dead-letter queue "
                            f"({dead_letter.split(':')[-1]}), which receives only the event. This exercise asks for "
                            "an OnFailure destination, whose record also says why the event failed and how often it "
-                           "was tried: put_function_event_invoke_config(FunctionName=..., DestinationConfig="
-                           "{'OnFailure': {'Destination': <queue ARN>}}).")
+                           "was tried (notebook 04, section "
+                           "'Destinations: OnSuccess and OnFailure').")
         if on_success:
             require(False, f"Broken link: failures. '{function_name}' has an OnSuccess destination but no OnFailure "
-                           "one. OnSuccess receives only the events that succeeded; use DestinationConfig="
-                           "{'OnFailure': {'Destination': <queue ARN>}}.")
+                           "one. OnSuccess receives only the events that succeeded.")
         require(False, f"Broken link: failures. '{function_name}' has no OnFailure destination, so a malformed "
-                       "upload is retried twice and then dropped: nobody learns that a receipt was lost. Call "
-                       "put_function_event_invoke_config(FunctionName=..., DestinationConfig={'OnFailure': "
-                       "{'Destination': <ARN of the queue 'upload-failures'>}}).")
+                       "upload is retried twice and then dropped: nobody learns that a receipt was lost (notebook 04, "
+                       "section 'Destinations: OnSuccess and OnFailure').")
     require(on_failure.split(":")[2] == "sqs",
             f"Broken link: failures. The OnFailure destination of '{function_name}' is {on_failure}; this exercise "
-            "asks for the SQS queue 'upload-failures' (its ARN comes from get_queue_attributes(..., "
-            "AttributeNames=['QueueArn'])).")
+            "asks for the SQS queue 'upload-failures'.")
     require(_queue_url(sqs, on_failure.split(":")[-1]) is not None,
             f"Broken link: failures. The OnFailure destination points at the queue '{on_failure.split(':')[-1]}', "
-            "which does not exist. Use the ARN of 'upload-failures'.")
+            "which does not exist.")
     role = config["Role"]
     require(_role_allows(role, "sqs:SendMessage"),
-            f"Broken link: failures. Lambda sends the failure record *as the function's execution role*, and "
+            "Broken link: failures. Lambda sends the failure record *as the function's execution role*, and "
             f"{role.split('/')[-1]} may not call sqs:SendMessage (any more: put_function_event_invoke_config "
             "refuses a destination the role cannot send to, but a permission removed later only shows when a "
-            "record is lost). Allow it: lab.allow('AmazonSQSFullAccess'), or better an "
-            "inline policy (iam.put_role_policy) allowing sqs:SendMessage on the queue's ARN.")
+            "record is lost). Give the role that permission again.")
     if record is None and lab is not None:
         mine = [e for e in lab.async_events if e.function_name == function_name and bad_key in e.payload.decode()]
         require(not mine or mine[-1].outcome != "Success",
@@ -273,3 +261,85 @@ def _role_allows(role_arn: str, action: str) -> bool:
         documents.append(iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)
                          ["PolicyVersion"]["Document"])
     return role_allows([d if isinstance(d, (dict, str)) else {} for d in documents], action)
+
+
+# -- Exercise 10.2: a poison record in the table's stream ------------------------------------------------
+_WHEN_A_BATCH_FAILS = "notebook 09, section 'When a batch fails'"
+
+
+def _stream_mapping(lam, function_name: str) -> dict | None:
+    for page in lam.get_paginator("list_event_source_mappings").paginate(FunctionName=function_name):
+        for mapping in page["EventSourceMappings"]:
+            if ":dynamodb:" in mapping["EventSourceArn"]:
+                return lam.get_event_source_mapping(UUID=mapping["UUID"])
+    return None
+
+
+def _queue_count(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def ex_10_stream_failures(function_name: str = "notify", failures: str = "notify-failures", table: str = "receipts",
+                          inbox: str = "receipt-inbox", max_retries: int = 3) -> None:
+    """A record `notify` cannot handle is given up after a few retries, isolated from its batch, and recorded."""
+    lam, dynamodb, sqs = (boto3.client(s) for s in ("lambda", "dynamodb", "sqs"))
+    mapping = _stream_mapping(lam, function_name)
+    inbox_url = _queue_url(sqs, inbox)
+    require(mapping is not None and inbox_url is not None,
+            f"There is no event source mapping from the '{table}' stream to '{function_name}', or no queue '{inbox}'. "
+            "Run the exercise's setup cell first: it builds the pipeline.")
+    retries = mapping.get("MaximumRetryAttempts", -1)
+    require(retries != -1,
+            f"A record '{function_name}' cannot handle is retried for as long as it stays in the stream (a day for a "
+            "DynamoDB stream), and every receipt behind it in its shard waits: the mapping's retries are unlimited. "
+            f"The task allows at most {max_retries}; {_WHEN_A_BATCH_FAILS}, lists the settings a stream mapping has "
+            "for a batch that keeps failing.")
+    require(0 <= retries <= max_retries,
+            f"The mapping retries a failing batch {retries} times; the task allows at most {max_retries}: each retry "
+            "holds up the whole shard (and announces the good receipts of the batch once more).")
+    require(bool(mapping.get("BisectBatchOnFunctionError")),
+            "Once the retries run out the mapping gives up on the whole batch: the good receipts that arrived "
+            "with the bad record would never be announced. Lambda can corner the bad record instead "
+            f"({_WHEN_A_BATCH_FAILS}).")
+    failures_url = _queue_url(sqs, failures)
+    require(failures_url is not None, f"There is no queue '{failures}' yet: create it for the records that are "
+                                      "given up.")
+    failures_arn = sqs.get_queue_attributes(QueueUrl=failures_url,
+                                            AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    destination = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    require(destination == failures_arn,
+            "The records the mapping gives up on go nowhere" + (f" but {destination}" if destination else "") +
+            f": nobody would know which receipts were never announced. They must be described in '{failures}' "
+            f"({_WHEN_A_BATCH_FAILS}).")
+    require(mapping["State"] in ("Enabled", "Enabling", "Updating", "Creating"),
+            f"The mapping is {mapping['State']}: nothing is read from the stream.")
+
+    token = uuid.uuid4().hex[:6]
+    good = [f"check-{token}-{n}" for n in (1, 2)]
+    before = _queue_count(sqs, failures_url)
+    dynamodb.put_item(TableName=table, Item={"receipt_id": {"S": good[0]}, "total": {"N": "3.50"}})
+    dynamodb.put_item(TableName=table, Item={"receipt_id": {"S": f"check-{token}-legacy"}})  # no total: poison
+    dynamodb.put_item(TableName=table, Item={"receipt_id": {"S": good[1]}, "total": {"N": "4.20"}})
+    from .._lab import Lab
+
+    lab = Lab.current()
+    local = lab is not None and getattr(lab, "backend", "local") == "local"
+    until = time.monotonic() + (0 if local else ON_AWS_WAIT_S)
+    announced = set()
+    while True:
+        if local:
+            lab.wait_for_async()
+        announced |= _take_announcements(sqs, inbox_url, set(good))
+        if (announced == set(good) and _queue_count(sqs, failures_url) > before) or time.monotonic() >= until:
+            break
+        time.sleep(10)
+    missing = sorted(set(good) - announced)
+    require(not missing, f"The check's good receipts {', '.join(missing)}, written just after a bad one, were never "
+                         f"announced in '{inbox}'. Look at the log group /aws/lambda/{function_name} and at the "
+                         "mapping's settings.")
+    require(_queue_count(sqs, failures_url) > before,
+            f"The check's bad receipt was given up, but no record of it reached '{failures}'. On AWS the execution "
+            "role must be allowed to send to that queue; look at the role's policies.")
+    passed(f"a bad record is retried at most {retries} times, cornered by splitting its batch, and described in "
+           f"'{failures}'; the good receipts around it were announced.")
