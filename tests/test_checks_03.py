@@ -48,6 +48,7 @@ def test_logging_info_without_setting_the_level_names_the_root_loggers_default(d
     with pytest.raises(CheckFailed, match="no \\[INFO\\] line") as failed:
         ex_03_context_and_logging(name)
     assert "root logger at its default level, WARNING" in str(failed.value)
+    assert "setLevel" not in str(failed.value)  # where to look, not the line to type
 
 
 # plausible wrong answers: (what the learner wrote instead, what the check must say)
@@ -59,7 +60,7 @@ WRONG = {
     "method-not-called": (("get_remaining_time_in_millis()", "get_remaining_time_in_millis"),
                           "Runtime.MarshalError.*call it"),
     "node-names": (('"request_id": context.aws_request_id', '"request_id": context.awsRequestId'), "snake_case"),
-    "made-up-id": (('"request_id": context.aws_request_id', '"request_id": "req-1"'), "context.aws_request_id"),
+    "made-up-id": (('"request_id": context.aws_request_id', '"request_id": "req-1"'), "travels in the context object"),
     "seconds": (("context.get_remaining_time_in_millis()", "context.get_remaining_time_in_millis() // 1000"),
                 "looks like seconds"),
 }
@@ -70,11 +71,93 @@ def test_a_plausible_wrong_answer_is_named(deploy, case):
     (old, new), message = WRONG[case]
     assert old in SOLUTION
     name = deploy(SOLUTION.replace(old, new))
-    with pytest.raises(CheckFailed, match=message):
+    with pytest.raises(CheckFailed, match=message) as failed:
         ex_03_context_and_logging(name)
+    for answer in ("aws_request_id", "get_remaining_time_in_millis", "setLevel"):
+        assert answer not in str(failed.value)
 
 
 def test_missing_keys_are_listed(deploy):
     name = deploy("def handler(event, context):\n    return {'id': context.aws_request_id}\n")
     with pytest.raises(CheckFailed, match="lacks 'request_id', 'remaining_ms'"):
         ex_03_context_and_logging(name)
+
+
+# -- exercise 03.2: a deployed function that fails three ways ---------------------------------------------------------
+from lambda_lab.checks import ex_03_fix_invoice_totals  # noqa: E402
+
+BROKEN_TOTALS = """
+import datetime
+import time
+
+def total(event, context):
+    totals = []
+    for invoice in event["invoices"]:
+        time.sleep(0.15)                       # fetching the invoice's lines
+        totals.append({"id": invoice["id"], "total": sum(invoice["lines"])})
+    return {"totals": totals, "finished_at": datetime.datetime.now(datetime.timezone.utc)}
+"""
+FIXED_TOTALS = """
+import datetime
+import time
+
+def total(event, context):
+    totals, left = [], []
+    for invoice in event["invoices"]:
+        if left or context.get_remaining_time_in_millis() < 400:
+            left.append(invoice["id"])
+            continue
+        time.sleep(0.15)                       # fetching the invoice's lines
+        totals.append({"id": invoice["id"], "total": sum(invoice["lines"])})
+    return {"totals": totals, "left": left,
+            "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+"""
+
+
+@pytest.fixture
+def invoices_fn(lab, lam):
+    """The exercise's starting point: the code in billing/invoices.py, the handler still set to app.handler."""
+
+    def make(code=BROKEN_TOTALS, handler="app.handler", timeout=2):
+        name = f"invoice-totals-{next(_numbers)}"
+        lam.create_function(FunctionName=name, Runtime="python3.13", Role=lab.role_arn, Handler=handler,
+                            Timeout=timeout, Code={"ZipFile": lambda_lab.zip_source({"billing/invoices.py": code})})
+        return name
+
+    return make
+
+
+def test_the_invoice_solution_passes(invoices_fn, capsys):
+    ex_03_fix_invoice_totals(invoices_fn(FIXED_TOTALS, handler="billing/invoices.total"))
+    assert capsys.readouterr().out.startswith("Check passed")
+
+
+def test_the_untouched_function_fails_on_its_handler_without_naming_it(invoices_fn):
+    with pytest.raises(CheckFailed, match="Runtime.ImportModuleError.*Compare the Handler setting") as failed:
+        ex_03_fix_invoice_totals(invoices_fn())
+    assert "billing/invoices.total" not in str(failed.value) and "billing.invoices" not in str(failed.value)
+
+
+def test_a_handler_that_still_does_everything_times_out_and_is_told_to_stop_in_time(invoices_fn):
+    no_time_check = FIXED_TOTALS.replace("left or context.get_remaining_time_in_millis() < 400", "False")
+    with pytest.raises(CheckFailed, match="Sandbox.Timedout.*stop, and hand back") as failed:
+        ex_03_fix_invoice_totals(invoices_fn(no_time_check, handler="billing/invoices.total"))
+    assert "get_remaining_time_in_millis" not in str(failed.value)
+
+
+def test_an_answer_holding_a_datetime_is_a_marshal_error(invoices_fn):
+    code = FIXED_TOTALS.replace(".isoformat()", "")
+    with pytest.raises(CheckFailed, match="Runtime.MarshalError.*values JSON can hold") as failed:
+        ex_03_fix_invoice_totals(invoices_fn(code, handler="billing/invoices.total"))
+    assert "isoformat" not in str(failed.value)
+
+
+def test_raising_the_timeout_instead_is_refused(invoices_fn):
+    with pytest.raises(CheckFailed, match="keeps it"):
+        ex_03_fix_invoice_totals(invoices_fn(BROKEN_TOTALS, handler="billing/invoices.total", timeout=10))
+
+
+def test_an_answer_without_the_invoices_left_is_named(invoices_fn):
+    code = FIXED_TOTALS.replace('"left": left,', "")
+    with pytest.raises(CheckFailed, match="a list 'left'"):
+        ex_03_fix_invoice_totals(invoices_fn(code, handler="billing/invoices.total"))

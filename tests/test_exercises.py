@@ -66,10 +66,21 @@ BLANK = {
                                                 "could not settle")],
     "09_api_actions_ex_01": [(2, "CheckFailed", "There is no event source mapping from 'orders' to 'order-batches' "
                                                 "yet, and the function's execution role cannot read the queue")],
+    "15_performance_ex_01": [(4, "CheckFailed", "Calls through 'checkout:live' run version 2, and version 2 has no "
+                                                "provisioned concurrency")],
+    "15_performance_ex_02": [(3, "CheckFailed", "'search' has no provisioned concurrency")],
     "10_capstone_ex_02": [(2, "CheckFailed", "A record 'notify' cannot handle is retried for as long as it stays in "
                                              "the stream")],
     "10_capstone_ex_01": [(3, "CheckFailed", "Broken link: S3 -> 'import-upload'. The bucket 'lab-receipt-uploads' "
                                              "sends no notification to the function, so uploads go nowhere.")],
+    "11_security_ex_01": [(3, "CheckFailed", "'charge' still cannot read its API key. Its log group ")],
+    "11_security_ex_02": [(2, "CheckFailed", "GET /orders of 'partner-api' has authorizationType 'NONE'")],
+    "12_observability_ex_01": [(3, "CheckFailed", "Warm requests of 'checkout' still take about ")],
+    "12_observability_ex_02": [(3, "CheckFailed", "'resize' may run only 2 copies at once, fewer than the 6 "
+                                                  "requests of a peak, so the rest are refused (requirement 1).")],
+    "14_event_sources_ex_01": [(3, "CheckFailed", "The handler reported the check's refund check-")],
+    "14_event_sources_ex_02": [(2, "CheckFailed", "There is no event source mapping from the stream 'payments' to "
+                                                  "'settle' yet.")],
 }
 
 

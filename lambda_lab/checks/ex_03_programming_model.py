@@ -9,14 +9,14 @@ import boto3
 
 from . import function_config, log_streams, passed, require
 
-__all__ = ["ex_03_context_and_logging"]
+__all__ = ["ex_03_context_and_logging", "ex_03_fix_invoice_totals"]
 
 _START = re.compile(r"^START RequestId: (\S+)", re.M)
 _REPORT = re.compile(r"^REPORT RequestId: (\S+)\tDuration: (\d+\.\d+) ms", re.M)
 _ROOT_LOGGER = ("Lambda's Python runtime leaves the root logger at its default level, WARNING, so INFO records "
-                "are dropped. Lower it at module level: logging.getLogger().setLevel(logging.INFO). "
-                "(logging.basicConfig(level=...) does nothing here: the runtime has already given the root logger "
-                "a handler.)")
+                "are dropped. Lower the root logger's level in the code that runs when the module loads (notebook "
+                "03, section 'Logging'). (logging.basicConfig(level=...) does nothing here: the runtime has already "
+                "given the root logger a handler.)")
 
 
 def ex_03_context_and_logging(function_name: str = "request-reporter") -> None:
@@ -51,24 +51,24 @@ def _check_payload(payload, request_id: str, config: dict, tail: str) -> None:
     require(not missing, f"The answer {payload!r} lacks {', '.join(repr(k) for k in missing)}.")
     require(payload["request_id"] == request_id,
             f"request_id is {payload['request_id']!r}, but this invocation's START and REPORT lines say {request_id}. "
-            "The id Lambda gave this invocation is context.aws_request_id.")
+            "The id Lambda gave this invocation travels in the context object (notebook 03, section 'The context').")
     remaining = payload["remaining_ms"]
     timeout_ms = config["Timeout"] * 1000
     require(isinstance(remaining, (int, float)) and not isinstance(remaining, bool),
-            f"remaining_ms is {remaining!r}; it should be a number of milliseconds, from "
-            "context.get_remaining_time_in_millis().")
+            f"remaining_ms is {remaining!r}; it should be a number of milliseconds, measured by the context object "
+            "while the handler runs (notebook 03, section 'The context').")
     require(remaining <= timeout_ms, f"remaining_ms is {remaining}, more than the whole timeout ({timeout_ms} ms). "
-                                     "Use context.get_remaining_time_in_millis(), which counts down from it.")
+                                     "Ask the context object, whose clock counts down from the timeout.")
     report = _REPORT.search(tail)
     if report:
         lasted = float(report.group(2))
         if timeout_ms - remaining > lasted + 100:  # more time was left than the answer says
             if remaining <= config["Timeout"]:
                 require(False, f"remaining_ms is {remaining}: that looks like seconds. "
-                               "get_remaining_time_in_millis() answers milliseconds; return it as it is.")
+                               "The context's clock answers milliseconds; return its figure as it is.")
             require(False, f"remaining_ms is {remaining}, but the invocation took only {lasted:.0f} ms of its "
                            f"{timeout_ms} ms timeout (REPORT line), so more time was left. Return "
-                           "context.get_remaining_time_in_millis() as it is.")
+                           "the context's own figure as it is.")
 
 
 def _explain_error(payload) -> str:
@@ -76,11 +76,10 @@ def _explain_error(payload) -> str:
     kind, message = payload.get("errorType", "?"), payload.get("errorMessage", "")
     said = f"The function failed with {kind}: {message}"
     if kind == "Runtime.MarshalError" and "method" in message:
-        return (f"{said}. The answer holds a method, not its result: call it, "
-                "context.get_remaining_time_in_millis() with the parentheses.")
+        return (f"{said}. The answer holds a method, not its result: call it.")
     if kind == "AttributeError" and "LambdaContext" in message:
-        return (f"{said}. Python's context attributes are snake_case: context.aws_request_id and "
-                "context.get_remaining_time_in_millis() (awsRequestId and getRemainingTimeInMillis are Node.js).")
+        return (f"{said}. Python's context attributes are snake_case; the camelCase names are Node.js's "
+                "(notebook 03, the table in section 'The context').")
     if kind in ("Runtime.HandlerNotFound", "Runtime.ImportModuleError", "Runtime.UserCodeSyntaxError"):
         return (f"{said}. deploy(source) puts your source in app.py with the handler app.handler: define "
                 "def handler(event, context) in it.")
@@ -130,3 +129,86 @@ def _json(body: bytes):
         return json.loads(body or b"null")
     except ValueError:
         return body.decode(errors="replace")
+
+
+# -- exercise 03.2: a deployed function that fails three ways ---------------------------------------------------------
+WORK_S = 0.15  # what the exercise's handler spends on each invoice (its time.sleep stands for fetching it)
+
+
+def _sample_invoices(count: int) -> list[dict]:
+    """`count` invoices with known totals, as the check sends them."""
+    return [{"id": f"inv-{n:03d}", "lines": [n, 2 * n + 1, 0.5]} for n in range(1, count + 1)]
+
+
+def ex_03_fix_invoice_totals(function_name: str = "invoice-totals", timeout_s: int = 2) -> None:
+    """The function starts, answers JSON, and hands back the invoices it had no time for, within its timeout."""
+    lam = boto3.client("lambda")
+    config = function_config(function_name, "Run the exercise's setup cell first.")
+    require(config["Timeout"] == timeout_s,
+            f"'{function_name}' now has a {config['Timeout']} s timeout; its callers wait at most {timeout_s} s, so "
+            "the task keeps it. Make the handler fit in the time it has instead.")
+    few, many = _sample_invoices(3), _sample_invoices(int(3 * timeout_s / WORK_S))
+    for invoices in (few, many):
+        response = lam.invoke(FunctionName=function_name, Payload=json.dumps({"invoices": invoices}).encode())
+        answer = _json(response["Payload"].read())
+        if response.get("FunctionError"):
+            require(False, _explain_failure(answer, config, len(invoices)))
+        _check_totals(answer, invoices, config)
+    passed(f"'{function_name}' starts, answers JSON, and returns the invoices it had no time for instead of timing "
+           "out.")
+
+
+def _explain_failure(payload, config: dict, count: int) -> str:
+    """What the error payload says, and where in notebook 03 the learner can read about it."""
+    payload = payload if isinstance(payload, dict) else {}
+    kind, message = payload.get("errorType", "?"), payload.get("errorMessage", "")
+    said = f"Invoked with {count} invoices, the function failed: {kind}: {message}"
+    if kind in ("Runtime.ImportModuleError", "Runtime.HandlerNotFound", "Runtime.MalformedHandlerName"):
+        return (f"{said}. The runtime cannot find the code to start. Compare the Handler setting "
+                f"({config['Handler']!r}) with the files the setup cell listed in the deployment package (notebook "
+                "03, section 'The handler: a file and a function').")
+    if kind == "Sandbox.Timedout":
+        return (f"{said}. Each invoice takes about {WORK_S} s of work, so {count} of them cannot fit in "
+                f"{config['Timeout']} s, and a timeout loses the work already done. The handler must notice that "
+                "its time is running out, stop, and hand back the invoices it did not do (notebook 03, section "
+                "'The context').")
+    if kind == "Runtime.MarshalError":
+        return (f"{said}. The handler ran, but Lambda could not turn its answer into JSON. Return only values JSON "
+                "can hold: strings, numbers, lists, dicts, true/false and null (notebook 03, section 'The event').")
+    return f"{said}. Invoke it yourself and read the error payload and the function's log."
+
+
+def _check_totals(answer, invoices: list[dict], config: dict) -> None:
+    ids = [invoice["id"] for invoice in invoices]
+    require(isinstance(answer, dict) and isinstance(answer.get("totals"), list) and isinstance(answer.get("left"), list),
+            f"The function answered {str(answer)[:200]!r}; the task asks for a dict with a list 'totals' and a list "
+            "'left' (and 'finished_at').")
+    done = [t.get("id") if isinstance(t, dict) else t for t in answer["totals"]]
+    require(done + list(answer["left"]) == ids,
+            f"For {len(ids)} invoices the answer's 'totals' cover {len(done)} and 'left' names {len(answer['left'])}; "
+            "together, in order, they must be every invoice id of the event exactly once.")
+    expected = {invoice["id"]: sum(invoice["lines"]) for invoice in invoices}
+    wrong = [t for t in answer["totals"] if not isinstance(t.get("total"), (int, float))
+             or abs(t["total"] - expected[t["id"]]) > 1e-6]
+    if wrong:
+        require(False, f"The total of {wrong[0]['id']} is {wrong[0].get('total')!r}, not the sum of its lines. Keep "
+                       "the setup's arithmetic.")
+    finished = answer.get("finished_at")
+    require(isinstance(finished, str) and _is_iso(finished),
+            f"'finished_at' is {finished!r}; the task asks for the time as an ISO 8601 string, as in "
+            "2026-06-01T12:00:00+00:00.")
+    if len(invoices) * WORK_S > config["Timeout"]:
+        require(answer["left"], f"All {len(invoices)} invoices were done within {config['Timeout']} s, which their "
+                                "work cannot fit. Keep the time.sleep that stands for fetching each invoice.")
+        require(done, f"The answer for {len(invoices)} invoices did none of them: stop only when the time left "
+                      "cannot fit one more invoice.")
+
+
+def _is_iso(text: str) -> bool:
+    import datetime
+
+    try:
+        datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
