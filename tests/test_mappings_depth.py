@@ -380,3 +380,28 @@ def test_the_moto_internals_the_pollers_read_are_still_there():
     assert "return sequence_number, shard.shard_id" in inspect.getsource(inspect.getmodule(Stream))
     assert "self.items.append(StreamRecord(" in inspect.getsource(inspect.getmodule(StreamShard))
     assert 'self.record: dict[str, Any] = {' in inspect.getsource(StreamRecord.__init__)
+
+
+# -- a failed SQS batch comes back whole -----------------------------------------------------------------
+FAIL_FIRST = """
+calls = 0
+def handler(event, context):
+    global calls
+    calls += 1
+    if calls == 1:
+        raise RuntimeError('the whole batch fails once')
+    return [r['body'] for r in event['Records']]
+"""
+
+
+@pytest.mark.parametrize("attempt", range(4))  # a split batch came back in about 1 run of 6
+def test_a_failed_sqs_batch_becomes_visible_again_as_one_batch(lab, lam, make_function, attempt):
+    name = make_function(FAIL_FIRST, Timeout=5)
+    url, arn = queue(f"whole-batch-{attempt}", VisibilityTimeout="30")
+    sqs = boto3.client("sqs")
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(5)])
+    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=10)
+    lab.wait_for_async()
+    batches = [(failed, payload) for failed, payload in calls(lab, name)]
+    assert [failed for failed, _ in batches] == [True, False], batches
+    assert sorted(batches[1][1]) == ["m0", "m1", "m2", "m3", "m4"]

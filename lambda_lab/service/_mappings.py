@@ -198,6 +198,7 @@ class MappingEngine:
             messages += got
         if not messages:
             return False
+        received = self.clock.now()  # the visibility timeout runs from the receive, for the whole batch at once
         messages, chain = recursion.screen_sqs(mapping.function_arn, messages, sqs, url)  # recursive loops end
         if not messages:
             return True
@@ -219,11 +220,13 @@ class MappingEngine:
             failed_ids = _batch_failures(result.payload, failed_ids) if mapping.report_item_failures else set()
         visibility = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
                          ["Attributes"]["VisibilityTimeout"])
+        due = received + visibility  # one time for the batch: a failed batch comes back whole, as on AWS
+        if failed_ids & {m["MessageId"] for m in messages}:
+            self.clock.call_later(max(0.0, due - self.clock.now()), self.nudge)
         for message in messages:
             if message["MessageId"] in failed_ids:
                 # visible again after the visibility timeout, on the lab clock; the queue counts the receive
-                self._invisible[message["ReceiptHandle"]] = (self.clock.now() + visibility, url, mapping.region)
-                self.clock.call_later(visibility, self.nudge)
+                self._invisible[message["ReceiptHandle"]] = (due, url, mapping.region)
             else:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return True
