@@ -49,7 +49,7 @@ class Lab:
     >>> lab = Lab(backend="endpoint", endpoint_url="http://127.0.0.1:4566")   # LocalStack, a moto server
     >>> lab.cleanup(); lab.stop()
 
-    Introduced in notebook 00_start_here; the other backends in 11_real_account.
+    Introduced in notebook 00_start_here; the other backends in 16_real_account.
     """
 
     _current: Lab | None = None

@@ -11,7 +11,7 @@ from lambda_lab import checks
 from lambda_lab.exam import _bank, _practice, _store
 from lambda_lab.exam._bank import EXAM_WEIGHTS
 
-NOTEBOOKS = sorted(p.stem for p in (pathlib.Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted(p.stem for p in (pathlib.Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))  # lessons
 
 
 @pytest.fixture(autouse=True)
