@@ -17,7 +17,7 @@ def test_moto_is_the_pinned_version():
 
 
 def test_patched_methods_exist_with_the_expected_signatures():
-    for (owner, attr) in bridge.PATCHED:
+    for (owner, attr) in {**bridge.PATCHED, **bridge.lazy_patches()}:
         if attr == "url_paths":  # moto's URL table for Lambda (the lab adds GetAccountSettings's path), or the
             table = getattr(owner, attr)  # lab's route table over it (a property: provisioned-concurrency's path)
             table = table.fget(owner()) if isinstance(table, property) else table
@@ -54,16 +54,17 @@ def test_records_the_bridge_reads():
 
 
 def test_install_and_uninstall_restore_moto_exactly():
-    before = {key: key[0].__dict__.get(key[1]) for key in bridge.PATCHED}
+    patched = {**bridge.PATCHED, **bridge.lazy_patches()}  # moto's CloudFormation imported: patched at once
+    before = {key: key[0].__dict__.get(key[1]) for key in patched}
     from lambda_lab.runtime import Runtime
     from lambda_lab.service import LambdaService
 
     runtime = Runtime()
     bridge.install(LambdaService(runtime))
-    assert all(key[0].__dict__.get(key[1]) is not before[key] for key in bridge.PATCHED)
+    assert all(key[0].__dict__.get(key[1]) is not before[key] for key in patched)
     bridge.uninstall()
     runtime.stop()
-    assert {key: key[0].__dict__.get(key[1]) for key in bridge.PATCHED} == before
+    assert {key: key[0].__dict__.get(key[1]) for key in patched} == before
 
 
 def test_cloudwatch_internals_the_metrics_bridge_reads():
@@ -114,3 +115,21 @@ def test_internals_the_api_rules_read():
     assert "self.code_size" in inspect.getsource(LayerVersion)
     assert "self.key_state" in inspect.getsource(Key) and "self.keys" in inspect.getsource(KmsBackend)
     assert not any("account-settings" in path for path in urls.__dict__["url_paths"]) or bridge._state.originals
+
+
+def test_a_lab_that_makes_no_stack_never_imports_moto_cloudformation():
+    """moto's CloudFormation imports every moto service (seconds of CPU): only a CloudFormation request loads it."""
+    from conftest import run_in_fresh_process
+
+    loaded = run_in_fresh_process("""
+        import json, sys, boto3, lambda_lab
+        lab = lambda_lab.Lab(quiet=True)
+        boto3.client("lambda").list_functions()
+        before = "moto.cloudformation" in sys.modules
+        boto3.client("cloudformation").create_stack(StackName="s", TemplateBody=json.dumps({"Resources": {
+            "Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "from-a-stack"}}}}))
+        made = boto3.client("sqs").get_queue_url(QueueName="from-a-stack")["QueueUrl"]
+        events = boto3.client("cloudformation").describe_stack_events(StackName="s")["StackEvents"]
+        print(json.dumps([before, "moto.cloudformation" in sys.modules, bool(made), events[0]["ResourceStatus"]]))
+    """)
+    assert loaded == [False, True, True, "CREATE_COMPLETE"]

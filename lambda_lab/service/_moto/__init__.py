@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import _deployments
-from . import _apigateway, _state
-from ._cloudformation import PATCHES as _CLOUDFORMATION_PATCHES
+from . import _apigateway, _lazy, _state
 from ._cloudwatch import PATCHES as _CLOUDWATCH_PATCHES
 from ._cloudwatch import evaluate_alarms, publish as publish_metrics
 from ._codedeploy import PATCHES as _CODEDEPLOY_PATCHES
@@ -36,20 +35,32 @@ MOTO_VERSION = "5.2.1"
 # (owner, attribute): replacement
 PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES, **_RULES_PATCHES, **_LOGS_PATCHES, **_CLOUDWATCH_PATCHES,
            **_XRAY_PATCHES, **_EXTENSION_LAYER_PATCHES, **_POLICY_PATCHES,
-           **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES, **_CLOUDFORMATION_PATCHES}
+           **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES}
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
-__all__ = ["MOTO_VERSION", "PATCHED", "install", "uninstall", "write_log", "provide_managed_policies", "role_documents",
+__all__ = ["MOTO_VERSION", "PATCHED", "lazy_patches", "install", "uninstall", "write_log", "provide_managed_policies", "role_documents",
            "aws_managed_policy_arn",
            "warm_imports", "publish_metrics"]
+
+
+def lazy_patches() -> dict:
+    """The patches of moto's CloudFormation (imports it: seconds of CPU; install() waits for moto to import it)."""
+    from ._cloudformation import PATCHES
+
+    return PATCHES
+
+
+def _patch(patches: dict) -> None:
+    for (owner, attr), replacement in patches.items():
+        _state.originals[(owner, attr)] = owner.__dict__.get(attr, _INHERITED)
+        setattr(owner, attr, replacement)
 
 
 def install(service: LambdaService) -> None:
     """Route moto's Lambda through `service` until `uninstall()`."""
     if not _state.originals:
-        for (owner, attr), replacement in PATCHED.items():
-            _state.originals[(owner, attr)] = owner.__dict__.get(attr, _INHERITED)
-            setattr(owner, attr, replacement)
+        _patch(PATCHED)
+        _lazy.when_imported("moto.cloudformation", lambda: _patch(lazy_patches()))
     _state.service = service
     if getattr(service, "code_locations", None) is not None:
         service.code_locations.bind(read_package)
@@ -67,6 +78,7 @@ def uninstall() -> None:
         else:
             setattr(owner, attr, original)
     _state.originals.clear()
+    _lazy.forget("moto.cloudformation")
     _apigateway.uninstall()
     _state.service = None
     _deployments.bind(None)
