@@ -67,7 +67,7 @@ LIMITS: tuple[Limit, ...] = (
           "6 hours"),
     Limit("sqs_batch_default", "Event source mappings", "SQS batch size, default", 10, "messages", True, _SQS),
     Limit("sqs_batch_max", "Event source mappings", "SQS standard queue batch size, largest", 10000, "messages",
-          True, _SQS, "FIFO queues at most 10"),
+          True, _SQS, "over 10 needs a batching window of at least 1 s; FIFO queues at most 10"),
     Limit("batch_window_max_s", "Event source mappings", "Batching window, longest", 300, "s", True, _SQS),
     Limit("sqs_max_concurrency_min", "Event source mappings", "SQS maximum concurrency, smallest setting", 2,
           "executions", False, _SQS, "2-1,000"),

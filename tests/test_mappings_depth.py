@@ -405,3 +405,26 @@ def test_a_failed_sqs_batch_becomes_visible_again_as_one_batch(lab, lam, make_fu
     batches = [(failed, payload) for failed, payload in calls(lab, name)]
     assert [failed for failed, _ in batches] == [True, False], batches
     assert sorted(batches[1][1]) == ["m0", "m1", "m2", "m3", "m4"]
+
+
+# -- what Lambda refuses when an SQS mapping is made -----------------------------------------------------
+def test_an_sqs_mapping_needs_a_batching_window_above_ten_and_a_long_enough_visibility_timeout(lab, lam,
+                                                                                              make_function):
+    name = make_function("def handler(e, c):\n    return 1\n", Timeout=60)
+    _, short = queue("visibility-30", VisibilityTimeout="30")
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(FunctionName=name, EventSourceArn=short)
+    assert refused.value.response["Error"] == {
+        "Code": "InvalidParameterValueException",
+        "Message": "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds"}
+    _, long_enough = queue("visibility-360", VisibilityTimeout="360")
+    with pytest.raises(ClientError) as refused:
+        lam.create_event_source_mapping(FunctionName=name, EventSourceArn=long_enough, BatchSize=100)
+    assert refused.value.response["Error"]["Message"] == (
+        "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+    uuid = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=long_enough, BatchSize=100,
+                                           MaximumBatchingWindowInSeconds=1, Enabled=False)["UUID"]
+    with pytest.raises(ClientError, match="Maximum batch window in seconds must be greater than 0"):
+        lam.update_event_source_mapping(UUID=uuid, MaximumBatchingWindowInSeconds=0)
+    assert lam.update_event_source_mapping(UUID=uuid, BatchSize=10, MaximumBatchingWindowInSeconds=0)["BatchSize"] == 10
+    lam.delete_event_source_mapping(UUID=uuid)

@@ -15,6 +15,7 @@ from moto.awslambda.responses import LambdaResponse
 from .._errors import invalid
 from .._filters import FilterError, compile_criteria
 from . import _state
+from ._records import resolve
 
 __all__ = ["check_mapping_request", "PATCHES"]
 
@@ -34,6 +35,8 @@ def check_mapping_request(response: LambdaResponse, action: str, params: dict) -
     if action == "UpdateEventSourceMapping":
         esm = response.backend._event_source_mappings.get(response.path.split("?")[0].rstrip("/").split("/")[-1])
         source = esm.event_source_arn if esm is not None else None
+    if source and source.split(":")[2] == "sqs":
+        _check_queue_mapping(response, action, params, source)
     if "FilterCriteria" in params:
         try:
             compile_criteria(params["FilterCriteria"])
@@ -52,6 +55,38 @@ def check_mapping_request(response: LambdaResponse, action: str, params: dict) -
             raise invalid(f"The provided destination config DestinationConfig.OnFailure.Destination={destination} "
                           "is invalid. (lambda-lab: a stream mapping's on-failure destination is an SQS queue, SNS "
                           "topic or S3 bucket ARN.)")
+
+
+def _check_queue_mapping(response: LambdaResponse, action: str, params: dict, source: str) -> None:
+    """An SQS mapping's batching rule, and a visibility timeout no shorter than the function's timeout."""
+    esm = None
+    if action == "UpdateEventSourceMapping":
+        esm = response.backend._event_source_mappings.get(response.path.split("?")[0].rstrip("/").split("/")[-1])
+    size = params.get("BatchSize", getattr(esm, "batch_size", None))
+    window = params.get("MaximumBatchingWindowInSeconds", getattr(esm, "max_batch_window", 0))
+    if size is not None and int(size) > 10 and not source.endswith(".fifo") and not int(window or 0) > 0:
+        raise invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+    if action != "CreateEventSourceMapping" or not params.get("FunctionName"):
+        return
+    try:
+        target = resolve(response.backend, params["FunctionName"], None)
+    except Exception:  # no such function: moto answers that itself
+        return
+    timeout = int(target.config_for(target.version or target.alias.version).timeout_s)
+    visibility = _visibility_timeout(source)
+    if visibility is not None and visibility < timeout:
+        raise invalid(f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
+                      f"{timeout} seconds")
+
+
+def _visibility_timeout(queue_arn: str) -> int | None:
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = queue_arn.split(":")
+    try:
+        return int(sqs_backends[account][region].get_queue(name).visibility_timeout)
+    except Exception:  # no such queue: the mapping's own checks answer
+        return None
 
 
 def _mapping_configuration(self: EventSourceMapping) -> dict:
