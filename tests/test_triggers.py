@@ -236,3 +236,34 @@ def test_kinesis_mapping_retries_a_failing_batch_in_order(lab, lam, make_functio
     lab.wait_for_async()
     delivered = [w for batch in recorded() for w in batch]
     assert delivered == ["a", "boom", "c"]  # retried, in order, nothing lost or repeated after success
+
+
+def test_each_version_and_alias_has_its_own_resource_based_policy(lab, lam, make_function):
+    """A statement added with Qualifier=live governs name:live only, as on AWS: not the function, not version 1."""
+    name = make_function(RECORDER, Publish=True)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name="per-qualifier")["TopicArn"]
+    lam.add_permission(FunctionName=name, Qualifier="live", StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=topic)
+    with pytest.raises(ClientError) as none:  # nothing on the unqualified function, nor on version 1
+        lam.get_policy(FunctionName=name)
+    assert none.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError):
+        lam.get_policy(FunctionName=name, Qualifier="1")
+    [statement] = json.loads(lam.get_policy(FunctionName=name, Qualifier="live")["Policy"])["Statement"]
+    assert statement["Resource"].endswith(f":{name}:live")
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn_of(lam, name))  # the function, not the alias
+    sns.publish(TopicArn=topic, Message="unqualified")
+    lab.wait_for_async()
+    assert recorded() == [] and "another version or alias" in lab.refusals[-1]["reason"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn_of(lam, name) + ":live")
+    sns.publish(TopicArn=topic, Message="to the alias")
+    lab.wait_for_async()
+    assert [e["Records"][0]["Sns"]["Message"] for e in recorded()] == ["to the alias"]
+    # the same statement id on another qualifier is another policy's statement, not a conflict
+    lam.add_permission(FunctionName=name, StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com", SourceArn=topic)
+    lam.remove_permission(FunctionName=name, Qualifier="live", StatementId="sns")
+    assert [s["Resource"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]] == [
+        arn_of(lam, name)]

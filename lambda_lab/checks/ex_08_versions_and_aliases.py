@@ -87,13 +87,24 @@ _SECTION = "notebook 08, section 'Event sources point at the alias'"
 
 
 def _sns_statements(lam, function_name: str) -> list[dict]:
-    """The statements of every version's and alias's policy that let SNS invoke (each with its Resource)."""
-    try:
-        policy = json.loads(lam.get_policy(FunctionName=function_name)["Policy"])
-    except lam.exceptions.ResourceNotFoundException:
-        return []
+    """The statements of every version's and alias's policy that let SNS invoke (each with its Resource).
+
+    Each version and alias has a policy of its own, so each is read: the function's, every version's, every alias's.
+    """
+    qualifiers = [None]
+    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function_name):
+        qualifiers += [v["Version"] for v in page["Versions"] if v["Version"] != "$LATEST"]
+    for page in lam.get_paginator("list_aliases").paginate(FunctionName=function_name):
+        qualifiers += [a["Name"] for a in page["Aliases"]]
+    statements = []
+    for qualifier in qualifiers:
+        try:
+            policy = lam.get_policy(FunctionName=function_name, **({"Qualifier": qualifier} if qualifier else {}))
+        except lam.exceptions.ResourceNotFoundException:
+            continue
+        statements += json.loads(policy["Policy"])["Statement"]
     found = []
-    for statement in policy["Statement"]:
+    for statement in statements:
         principal = statement.get("Principal")
         service = principal.get("Service") if isinstance(principal, dict) else principal
         if service == "sns.amazonaws.com" and statement.get("Effect", "Allow") == "Allow":

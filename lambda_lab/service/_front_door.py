@@ -440,6 +440,12 @@ class FrontDoor:
                                    headers) from None
             document = None  # the function exists but has no policy at all
         policy, elsewhere = applicable_policy(document, function, via_url)
+        if function.count(":") == 7:  # a version's or alias's own policy: do the function's others hold some?
+            try:
+                elsewhere += len(json.loads(self._lambda.get_policy(FunctionName=function.rsplit(":", 1)[0])
+                                            ["Policy"])["Statement"])
+            except ClientError:
+                pass
         allowed, why = may_invoke(policy, principal, source_arn=source_arn, source_account=self.account,
                                   action=action, url_auth_type="NONE" if via_url else None)
         if not allowed:

@@ -173,8 +173,13 @@ def _check_statement(response: LambdaResponse, action: str, qualifier: str | Non
     if action == "RemovePermission":
         sid = unquote(response.path.rstrip("/").rsplit("/", 1)[-1])
         statements = latest.policy.statements
-        if statements and all(s.get("Sid") != sid for s in statements):  # no policy at all: moto's answer is AWS's
+        resource = policy_resource(response.backend, latest.function_name, qualifier)
+        mine = [s for s in statements if s.get("Sid") == sid and s.get("Resource") == resource]
+        if statements and not mine:  # no policy at all: moto's answer is AWS's
             raise ServiceError("ResourceNotFoundException", f"Statement {sid} is not found in resource policy.", 404)
+        if mine:  # moto removes the first statement with that id, whichever qualifier it is on: put this one first
+            statements.remove(mine[0])
+            statements.insert(0, mine[0])
 
 
 def _policy_owner(storage, backend, name: str, qualifier: str | None):
@@ -188,6 +193,10 @@ def _policy_owner(storage, backend, name: str, qualifier: str | None):
     if found is None:
         raise not_found(f"{_unqualified(backend, name)}:{qualifier}")
     return found
+
+
+def not_found_policy() -> ServiceError:
+    return ServiceError("ResourceNotFoundException", "The resource you requested does not exist.", 404)
 
 
 def _check_version_delete(storage, backend, name: str, qualifier: str) -> None:
@@ -265,6 +274,12 @@ def _alias(storage, backend: LambdaBackend, name: str, alias_name: str | None):
     return storage._aliases[_unqualified(backend, name)].get(alias_name) if alias_name else None
 
 
+def policy_resource(backend: LambdaBackend, function_name: str, qualifier: str | None) -> str:
+    """The ARN a statement added with this qualifier governs: Lambda keeps one policy per version and alias."""
+    name, qualifier = split_function_ref(function_name, qualifier)
+    return _unqualified(backend, name) + (f":{qualifier}" if qualifier and qualifier != "$LATEST" else "")
+
+
 def _unqualified(backend: LambdaBackend, name: str) -> str:
     return f"arn:aws:lambda:{backend.region_name}:{backend.account_id}:function:{name}"
 
@@ -311,6 +326,12 @@ def after(response: LambdaResponse, action: str, params: dict, reply):
         body = json.dumps(data)
     elif action == "GetPolicy":
         data = json.loads(body)
+        policy = json.loads(data["Policy"])
+        resource = policy_resource(backend, params["FunctionName"], qualifier)
+        policy["Statement"] = [st for st in policy.get("Statement", []) if st.get("Resource") == resource]
+        if not policy["Statement"]:  # the statements moto keeps belong to the function's other versions/aliases
+            raise not_found_policy()
+        data["Policy"] = json.dumps(policy)
         data["RevisionId"] = revision_of(_policy_owner(storage, backend, name, qualifier))
         body = json.dumps(data)
     elif action == "GetFunction" and getattr(_state.service, "code_locations", None) is not None:

@@ -24,7 +24,6 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
 from .. import _alarms
-from .._permissions import may_invoke
 from . import _state
 
 __all__ = ["publish", "flush", "evaluate_alarms", "PATCHES"]
@@ -312,12 +311,10 @@ def _act(alarm: Alarm, old: dict, arn: str) -> None:
             subject, message = _alarms.sns_message(new, old["StateValue"], account, region)
             sns_backends[account][region].get_topic(arn).publish(message, subject=subject)
         elif service == "lambda":
-            from ._records import function_by_arn, policy_of
+            from ._records import push_allowed
             from ._triggers import _invoke_async
 
-            fn = function_by_arn(arn)
-            allowed, why = (False, f"no function {arn}") if fn is None else may_invoke(
-                policy_of(fn), "lambda.alarms.cloudwatch.amazonaws.com", source_arn=alarm.alarm_arn)
+            allowed, why = push_allowed(arn, "lambda.alarms.cloudwatch.amazonaws.com", source_arn=alarm.alarm_arn)
             if not allowed:
                 _state.service.refuse("cloudwatch", arn, why)
                 raise PermissionError(f"CloudWatch Alarms is not authorized to invoke {arn}: {why}")

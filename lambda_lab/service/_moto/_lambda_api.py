@@ -54,7 +54,10 @@ def _call_action(self: LambdaResponse):
     reply = super(LambdaResponse, self).call_action()
     if reply[0] >= 300:
         return reply
-    reply = _api_rules.after(self, action, params, reply)
+    try:
+        reply = _api_rules.after(self, action, params, reply)
+    except ServiceError as error:
+        return _error_reply(error)
     name = split_function_ref(params["FunctionName"])[0] if params.get("FunctionName") else None
     if action == "UpdateFunctionCode" and params.get("Architectures"):  # moto ignores them there
         self.backend._lambdas._functions[name]["latest"].architectures = params["Architectures"]
@@ -255,7 +258,9 @@ def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
     if action == "AddPermission" and params.get("FunctionName"):
         name, _ = split_function_ref(params["FunctionName"])
         record = storage._functions.get(name)
-        if record and any(s.get("Sid") == params.get("StatementId") for s in record["latest"].policy.statements):
+        resource = _api_rules.policy_resource(backend, params["FunctionName"], params.get("Qualifier"))
+        if record and any(s.get("Sid") == params.get("StatementId") and s.get("Resource") == resource
+                          for s in record["latest"].policy.statements):  # one policy per version and alias
             raise ServiceError("ResourceConflictException",
                                f"The statement id ({params['StatementId']}) provided already exists. Please provide a "
                                "new statement id, or remove the existing statement.", 409)

@@ -107,9 +107,27 @@ def function_by_arn(arn: str) -> LambdaFunction | None:
     return storage._get_version(name, str(alias.function_version)) if alias else None
 
 
-def policy_of(fn: LambdaFunction) -> dict:
-    """The function's resource-based policy as GetPolicy returns it (statements only)."""
-    return {"Statement": list(fn.policy.statements)}
+def policy_of(fn: LambdaFunction, invoked_arn: str) -> tuple[dict, int]:
+    """The statements that govern `invoked_arn` (Lambda keeps one policy per version and alias; moto one per
+    function), in AWS's shape; and how many statements belong to other qualifiers."""
+    from .._front_door_shapes import applicable_policy
+
+    return applicable_policy({"Statement": list(fn.policy.statements)}, invoked_arn, False)
+
+
+def push_allowed(function_arn: str, principal: str, **conditions) -> tuple[bool, str]:
+    """Whether a push source (`principal`, e.g. "sns.amazonaws.com") may invoke `function_arn`; and why not."""
+    from .._permissions import may_invoke
+
+    fn = function_by_arn(function_arn)
+    if fn is None:
+        return False, f"no function {function_arn}"
+    policy, elsewhere = policy_of(fn, function_arn)
+    allowed, why = may_invoke(policy, principal, **conditions)
+    if not allowed and elsewhere:
+        why += (f" ({elsewhere} statement(s) of its policy are on another version or alias and do not apply to "
+                f"{function_arn}.)")
+    return allowed, why
 
 
 def role_documents(account_id: str, role_arn: str) -> list:

@@ -21,9 +21,8 @@ from moto.logs.models import LogsBackend, LogStream
 
 from .. import _recursion
 from .._filter_pattern import compile_pattern
-from .._permissions import may_invoke
 from . import _state
-from ._records import function_by_arn, policy_of
+from ._records import push_allowed
 
 NO_PERMISSION = ("Could not execute the lambda function. Make sure you have given CloudWatch Logs permission to "
                  "execute your function.")
@@ -36,11 +35,8 @@ def _original(owner, attr):
 
 def logs_may_invoke(function_arn: str, region: str, account: str, group: str) -> tuple[bool, str]:
     """Whether CloudWatch Logs may invoke the function for this log group; and why not."""
-    fn = function_by_arn(function_arn)
-    if fn is None:
-        return False, f"no function {function_arn}"
     source = f"arn:aws:logs:{region}:{account}:log-group:{group}:*"
-    answers = [may_invoke(policy_of(fn), principal, source_arn=source, source_account=account)
+    answers = [push_allowed(function_arn, principal, source_arn=source, source_account=account)
                for principal in ("logs.amazonaws.com", f"logs.{region}.amazonaws.com")]
     return (True, "") if any(allowed for allowed, _ in answers) else answers[0]
 

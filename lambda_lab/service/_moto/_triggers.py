@@ -26,14 +26,13 @@ from moto.sqs.models import Queue
 from .. import _recursion
 from .._filters import FilterError, compile_criteria
 from .._mappings import Mapping
-from .._permissions import may_invoke
 from .._schedule import next_fire
 from . import _state
 from ._loops import PATCHES as _LOOP_PATCHES
 from ._s3_events import PATCHES as _S3_EVENTS_PATCHES
 from ._schedules import PATCHES as _SCHEDULER_PATCHES
 from ._subscriptions import PATCHES as _SUBSCRIPTION_PATCHES
-from ._records import function_by_arn, policy_of, resolve
+from ._records import function_by_arn, push_allowed, resolve
 
 
 def _original(owner, attr):
@@ -45,9 +44,8 @@ def _set_notification_configuration(self: FakeBucket, notification_config) -> No
     """S3 refuses a notification to a function that does not let s3.amazonaws.com invoke it."""
     for config in (notification_config or {}).get("CloudFunctionConfiguration") or []:
         arn = config.get("CloudFunction", "")
-        fn = function_by_arn(arn)
-        allowed, why = (False, f"no function {arn}") if fn is None else may_invoke(
-            policy_of(fn), "s3.amazonaws.com", source_arn=f"arn:aws:s3:::{self.name}", source_account=self.account_id)
+        allowed, why = push_allowed(arn, "s3.amazonaws.com", source_arn=f"arn:aws:s3:::{self.name}",
+                                    source_account=self.account_id)
         if not allowed:
             _state.service.refuse("s3", arn, why)
             raise InvalidArgumentError("Unable to validate the following destination configurations", arn,
@@ -62,9 +60,7 @@ def _sns_publish(self: Subscription, message, message_id, subject=None, message_
                                                   *args, **kwargs)
     if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes, message):
         return None
-    fn = function_by_arn(self.endpoint)
-    allowed, why = (False, f"no function {self.endpoint}") if fn is None else may_invoke(
-        policy_of(fn), "sns.amazonaws.com", source_arn=self.topic.arn)
+    allowed, why = push_allowed(self.endpoint, "sns.amazonaws.com", source_arn=self.topic.arn)
     if not allowed:
         return _state.service.refuse("sns", self.endpoint, why)
     event = {"Records": [{
@@ -96,9 +92,7 @@ def _send_to_targets(self: Rule, original_event, transform_input: bool = True) -
 
 def _deliver_to_functions(rule: Rule, targets: list, event: dict) -> None:
     for target in targets:
-        fn = function_by_arn(target["Arn"])
-        allowed, why = (False, f"no function {target['Arn']}") if fn is None else may_invoke(
-            policy_of(fn), "events.amazonaws.com", source_arn=rule.arn)
+        allowed, why = push_allowed(target["Arn"], "events.amazonaws.com", source_arn=rule.arn)
         if not allowed:
             _state.service.refuse("events", target["Arn"], why)
             continue
