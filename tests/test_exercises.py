@@ -78,6 +78,9 @@ BLANK = {
     "12_observability_ex_01": [(3, "CheckFailed", "Warm requests of 'checkout' still take about ")],
     "12_observability_ex_02": [(3, "CheckFailed", "'resize' may run only 2 copies at once, fewer than the 6 "
                                                   "requests of a peak, so the rest are refused (requirement 1).")],
+    "13_deployment_ex_01": [(3, "CheckFailed", "'quotes:live' still runs release 1: the last update of 'quotes' rolled "
+                                               "back because its CodeDeploy deployment ended Failed")],
+    "13_deployment_ex_02": [(2, "CheckFailed", "'pay' has no deployment preference yet")],
     "14_event_sources_ex_01": [(3, "CheckFailed", "The handler reported the check's refund check-")],
     "14_event_sources_ex_02": [(2, "CheckFailed", "There is no event source mapping from the stream 'payments' to "
                                                   "'settle' yet.")],
