@@ -596,7 +596,7 @@ def deployment(deployment_id: str) -> Figure:
     >>> deployment_id = codedeploy.create_deployment(...)["deploymentId"]
     >>> lab.wait_for_async(); plots.deployment(deployment_id)
 
-    Introduced in notebook 08_versions_and_aliases.
+    Introduced in notebook 13_deployment.
     """
     from .service._deployments import active
 

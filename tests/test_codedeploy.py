@@ -356,3 +356,23 @@ def test_deleting_the_alias_mid_deployment_fails_it_instead_of_hanging(lab, lam,
     failed = info(cd, deployment_id)
     assert failed["status"] == "Failed" and failed["errorInformation"]["code"] == "INVALID_LAMBDA_CONFIGURATION"
     assert "live" in failed["errorInformation"]["message"]
+
+
+def test_update_deployment_group_changes_the_next_deployments_config_and_name(lab, lam, cd, app, two_versions):
+    name = group(cd, app, "CodeDeployDefault.LambdaCanary10Percent30Minutes")
+    with pytest.raises(ClientError) as refused:
+        cd.update_deployment_group(applicationName=app, currentDeploymentGroupName=name,
+                                   deploymentConfigName="CodeDeployDefault.OneAtATime")
+    assert refused.value.response["Error"]["Code"] == "InvalidDeploymentConfigNameException"
+    assert cd.update_deployment_group(applicationName=app, currentDeploymentGroupName=name,
+                                      newDeploymentGroupName=name + "-renamed",
+                                      deploymentConfigName="CodeDeployDefault.LambdaAllAtOnce")["hooksNotCleanedUp"] == []
+    got = cd.get_deployment_group(applicationName=app, deploymentGroupName=name + "-renamed")["deploymentGroupInfo"]
+    assert got["deploymentConfigName"] == "CodeDeployDefault.LambdaAllAtOnce"
+    with pytest.raises(ClientError) as gone:
+        cd.get_deployment_group(applicationName=app, deploymentGroupName=name)
+    assert gone.value.response["Error"]["Code"] == "DeploymentGroupDoesNotExistException"
+    function = two_versions()
+    deployment = deploy(cd, app, name + "-renamed", function)
+    lab.wait_for_async()
+    assert info(cd, deployment)["status"] == "Succeeded" and routing(lam, function) == ("2", {})

@@ -509,3 +509,63 @@ def test_the_moto_cloudformation_internals_the_bridge_relies_on():
     # moto takes a stack out of its list before deleting it: the bridge keeps the stack on its map for events
     assert source.index("stack = self.stacks.pop(name_or_stack_id)") < source.index("            stack.delete()")
     assert "        new_stack.create_resources()\n        return new_stack" in source
+
+
+GUARDED = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Release: {{Type: String, Default: Canary10Percent5Minutes}}
+Resources:
+  Errors:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: guarded-errors
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions: [{{Name: FunctionName, Value: guarded-app}}]
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 0
+      ComparisonOperator: GreaterThanThreshold
+      TreatMissingData: notBreaching
+  Guarded:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: guarded-app
+      Runtime: python3.13
+      Handler: index.handler
+      InlineCode: "def handler(event, context):\\n    return '{version}'\\n"
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: !Ref Release
+        Alarms: [!Ref Errors]
+Outputs:
+  AlarmArn: {{Value: !GetAtt Errors.Arn}}
+"""
+
+
+def test_an_alarm_in_the_template_guards_the_deployment_and_the_preference_can_change(cfn, lab, lam):
+    cfn.create_stack(StackName="guarded", TemplateBody=GUARDED.format(version="v1"), Capabilities=CAPS)
+    stack = cfn.describe_stacks(StackName="guarded")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    [alarm] = boto3.client("cloudwatch").describe_alarms(AlarmNames=["guarded-errors"])["MetricAlarms"]
+    assert (alarm["MetricName"], alarm["Period"], alarm["Threshold"]) == ("Errors", 60, 0.0)
+    assert stack["Outputs"][0]["OutputValue"] == alarm["AlarmArn"]
+    codedeploy = boto3.client("codedeploy")
+    made = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cfn.describe_stack_resources(StackName="guarded")["StackResources"]}
+    group = codedeploy.get_deployment_group(applicationName=made["ServerlessDeploymentApplication"],
+                                            deploymentGroupName=made["GuardedDeploymentGroup"])["deploymentGroupInfo"]
+    assert group["alarmConfiguration"]["alarms"] == [{"name": "guarded-errors"}]
+    # a new release type is an update of the deployment group, and the release then uses it
+    cfn.update_stack(StackName="guarded", TemplateBody=GUARDED.format(version="v2"), Capabilities=CAPS,
+                     Parameters=[{"ParameterKey": "Release", "ParameterValue": "AllAtOnce"}])
+    assert wait_for_status(cfn, lab, "guarded", ("UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")) == "UPDATE_COMPLETE"
+    [deployment] = codedeploy.list_deployments(applicationName=made["ServerlessDeploymentApplication"],
+                                               deploymentGroupName=made["GuardedDeploymentGroup"])["deployments"]
+    assert codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]["deploymentConfigName"] == \
+        "CodeDeployDefault.LambdaAllAtOnce"
+    assert json.loads(lam.invoke(FunctionName="guarded-app", Qualifier="live")["Payload"].read()) == "v2"
+    cfn.delete_stack(StackName="guarded")
+    assert boto3.client("cloudwatch").describe_alarms(AlarmNames=["guarded-errors"])["MetricAlarms"] == []

@@ -746,6 +746,38 @@ def _group_delete(made: Made, ctx: Context) -> None:
         "ApplicationDoesNotExistException", "DeploymentGroupDoesNotExistException")
 
 
+# -- CloudWatch alarms (what a DeploymentPreference's Alarms usually name) -------------------------------------
+_ALARM_KEYS = ("AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions", "InsufficientDataActions",
+               "MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit",
+               "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+               "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId")
+_ALARM_NUMBERS = ("Period", "EvaluationPeriods", "DatapointsToAlarm")
+
+
+def _alarm_put(props: dict, ctx: Context, name: str | None = None) -> Made:
+    name = name or props.get("AlarmName") or _name(ctx, 255)
+    args = {key: props[key] for key in _ALARM_KEYS if props.get(key) is not None}
+    for key in _ALARM_NUMBERS:  # CloudFormation passes template numbers through as given (often strings)
+        if key in args:
+            args[key] = int(args[key])
+    if "Threshold" in args:
+        args["Threshold"] = float(args["Threshold"])
+    if isinstance(args.get("ActionsEnabled"), str):
+        args["ActionsEnabled"] = args["ActionsEnabled"].lower() == "true"
+    _client("cloudwatch", ctx.region).put_metric_alarm(AlarmName=name, **args)
+    return Made(name, {"Arn": f"arn:aws:cloudwatch:{ctx.region}:{ctx.account}:alarm:{name}"}, props)
+
+
+def _alarm_update(made: Made, props: dict, ctx: Context) -> Made:
+    if props.get("AlarmName") and props["AlarmName"] != made.physical_id:  # a new name is a new alarm
+        return _replace(made, props, ctx, _alarm_put, _alarm_delete)
+    return _alarm_put(props, ctx, made.physical_id)
+
+
+def _alarm_delete(made: Made, ctx: Context) -> None:
+    _client("cloudwatch", ctx.region).delete_alarms(AlarmNames=[made.physical_id])
+
+
 # -- the registry ---------------------------------------------------------------------------------------------
 def _replace(made: Made, props: dict, ctx: Context, create, delete) -> Made:
     """A change that needs a new resource: create the new one, then delete the old one (as CloudFormation does)."""
@@ -804,4 +836,5 @@ PROVIDERS: dict[str, tuple[Callable, Callable, Callable]] = {
                               lambda made, ctx: None),
     "AWS::CodeDeploy::Application": (_application_create, _keep, _application_delete),
     "AWS::CodeDeploy::DeploymentGroup": (_group_create, _group_update, _group_delete),
+    "AWS::CloudWatch::Alarm": (_alarm_put, _alarm_update, _alarm_delete),
 }

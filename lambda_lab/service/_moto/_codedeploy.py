@@ -26,7 +26,7 @@ __all__ = ["bind", "PATCHES", "ADDED_ACTIONS"]
 # CodeDeploy actions moto 5.2.1 does not have (NotImplementedError): the lab adds them while installed
 ADDED_ACTIONS = ("stop_deployment", "put_lifecycle_event_hook_execution_status", "get_deployment_config",
                  "list_deployment_configs", "create_deployment_config", "delete_deployment_config",
-                 "list_deployment_targets", "get_deployment_target")
+                 "list_deployment_targets", "get_deployment_target", "update_deployment_group")
 
 
 def _original(owner, attr):
@@ -123,6 +123,43 @@ def _create_deployment_group(self: CodeDeployResponse) -> str:
         self.codedeploy_backend.deployment_groups[application][name].deployment_config_name = \
             "CodeDeployDefault.LambdaAllAtOnce"
     return answer
+
+
+def _update_deployment_group(self: CodeDeployResponse) -> str:
+    """Change a group's config, alarms, rollback, role or name, as CodeDeploy does (moto 5.2.1 lacks it)."""
+    application, name = self._get_param("applicationName"), self._get_param("currentDeploymentGroupName")
+    groups = self.codedeploy_backend.deployment_groups.get(application)
+    if application not in self.codedeploy_backend.applications:
+        raise JsonRESTError("ApplicationDoesNotExistException", f"No application found for name: {application}")
+    if not groups or name not in groups:
+        raise JsonRESTError("DeploymentGroupDoesNotExistException", f"No Deployment Group found for name: {name}")
+    group = groups[name]
+    config = self._get_param("deploymentConfigName")
+    if config:
+        try:
+            platform, _ = _engine().routing_of(self.current_account, self.region, config)
+        except ServiceError as error:
+            raise _error(error)
+        if _is_lambda(self.codedeploy_backend, application) and platform != "Lambda":
+            raise JsonRESTError("InvalidDeploymentConfigNameException",
+                                f"The deployment configuration {config} is for {platform}, not a Lambda application: "
+                                f"use a CodeDeployDefault.Lambda* configuration.")
+        group.deployment_config_name = config
+    for param, attribute in (("alarmConfiguration", "alarm_configuration"),
+                             ("autoRollbackConfiguration", "auto_rollback_configuration"),
+                             ("serviceRoleArn", "service_role_arn"), ("deploymentStyle", "deployment_style"),
+                             ("triggerConfigurations", "trigger_configurations")):
+        value = self._get_param(param)
+        if value is not None:
+            setattr(group, attribute, value)
+    new_name = self._get_param("newDeploymentGroupName")
+    if new_name and new_name != name:
+        if new_name in groups:
+            raise JsonRESTError("DeploymentGroupAlreadyExistsException",
+                                f"A deployment group named {new_name} already exists for this application.")
+        group.deployment_group_name = new_name
+        groups[new_name] = groups.pop(name)
+    return json.dumps({"hooksNotCleanedUp": []})
 
 
 def _group_to_dict(self: DeploymentGroup) -> dict:
@@ -406,4 +443,5 @@ PATCHES = {
     (CodeDeployResponse, "delete_deployment_config"): _delete_deployment_config,
     (CodeDeployResponse, "list_deployment_targets"): _list_deployment_targets,
     (CodeDeployResponse, "get_deployment_target"): _get_deployment_target,
+    (CodeDeployResponse, "update_deployment_group"): _update_deployment_group,
 }
