@@ -184,10 +184,10 @@ def test_progress_counts_checks_quizzes_and_exams(home):
     quiz.choose(0, quiz.records[0]["answers"])
     quiz.check(0)
     mine = {r["notebook"]: r for r in lambda_lab.progress().rows}["05_function_configuration"]
-    assert (mine["checks_passed"], mine["checks"], mine["quiz_best"], mine["questions_right"]) == (1, 1, 1, 1)
+    assert (mine["checks_passed"], mine["checks"], mine["quiz_best"], mine["questions_right"]) == (1, 2, 1, 1)
     assert _store.load()["checks"]["ex_05_timeout"] == {"passed": True, "runs": 2}
     fig = lambda_lab.progress().chart()
-    assert max(bar.get_height() for bar in fig.axes[0].patches) == 100.0
+    assert 50.0 in [bar.get_height() for bar in fig.axes[0].patches]  # 05: one of its two checks passed
 
 
 # --- the instructor's overview ------------------------------------------------------------------------------
