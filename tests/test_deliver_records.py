@@ -277,3 +277,51 @@ def test_an_sns_dead_letter_topic_in_another_region_gets_the_event_there(lab, la
     assert _only_event(lab, name).deliveries == [("DeadLetter", topic, "ok")]
     [message] = far_sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(json.loads(message["Body"])["Message"]) == {"n": 21}
+
+
+def test_deliveries_after_a_new_install_use_that_installs_clients():
+    """A local lab that delivered once, then the runtime installed into a moto server: records reach the server."""
+    from conftest import run_in_fresh_process
+
+    got = run_in_fresh_process("""
+        import json, os, boto3, lambda_lab
+        from moto.server import ThreadedMotoServer
+
+        def destined(lab, name):
+            lam, sqs = boto3.client("lambda"), boto3.client("sqs")
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            lam.create_function(FunctionName=name, Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                                Code={"ZipFile": lambda_lab.zip_source("def handler(e, c):\\n    return 1\\n")})
+            lab.wait_until_ready(name)
+            lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": arn}})
+            lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+            return sqs, url
+
+        local = lambda_lab.Lab(quiet=True)  # delivers once: the delivery clients are made for this lab
+        local.allow("AmazonSQSFullAccess")
+        sqs, url = destined(local, "first")
+        local.wait_for_async()
+        first = len(sqs.receive_message(QueueUrl=url).get("Messages", []))
+        local.stop()
+
+        for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            os.environ.pop(key, None)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        engine = lambda_lab.install()
+        from lambda_lab._lab import LESSON_POLICIES
+        from lambda_lab.service import provide_managed_policies
+        provide_managed_policies("123456789012", LESSON_POLICIES)
+        host, port = server.get_host_and_port()
+        remote = lambda_lab.Lab(backend="endpoint", endpoint_url=f"http://{host}:{port}", quiet=True)
+        remote.allow("AmazonSQSFullAccess")
+        sqs, url = destined(remote, "second")
+        engine.wait_for_async(30)
+        second = len(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5).get("Messages", []))
+        remote.stop()
+        lambda_lab.uninstall()
+        server.stop()
+        print(json.dumps([first, second]))
+    """, timeout=120)
+    assert got == [1, 1]

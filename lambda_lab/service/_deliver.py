@@ -24,6 +24,12 @@ def _client(service: str, region: str):
         return _clients[key]
 
 
+def forget_clients() -> None:
+    """A new lab (or an uninstall): clients made for the last one carry its credentials and endpoint."""
+    with _session_lock:
+        _clients.clear()
+
+
 def _parts(arn: str) -> tuple[str, str, str, str]:
     """(service, region, account, resource) of an ARN."""
     _, _, service, region, account, resource = arn.split(":", 5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import _deployments
+from .._deliver import forget_clients
 from . import _apigateway, _lazy, _state
 from ._cloudwatch import PATCHES as _CLOUDWATCH_PATCHES
 from ._cloudwatch import evaluate_alarms, publish as publish_metrics
@@ -62,6 +63,7 @@ def install(service: LambdaService) -> None:
         _patch(PATCHED)
         _lazy.when_imported("moto.cloudformation", lambda: _patch(lazy_patches()))
     _state.service = service
+    forget_clients()  # deliveries use clients of this lab, not of one installed before
     if getattr(service, "code_locations", None) is not None:
         service.code_locations.bind(read_package)
     _apigateway.install()  # REST API deployments keep a snapshot of what they deployed
@@ -81,6 +83,7 @@ def uninstall() -> None:
     _lazy.forget("moto.cloudformation")
     _apigateway.uninstall()
     _state.service = None
+    forget_clients()
     _deployments.bind(None)
 
 
