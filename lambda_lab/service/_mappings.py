@@ -199,6 +199,14 @@ class MappingEngine:
         if not messages:
             return False
         received = self.clock.now()  # the visibility timeout runs from the receive, for the whole batch at once
+        # The settings as they are now, not as this pass began: an update made since (ReportBatchItemFailures,
+        # filters, disabling) governs what was just received.
+        mapping = next((m for m in self._mappings() if m.uuid == mapping.uuid), None) or mapping
+        if not mapping.enabled:
+            for message in messages:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                              VisibilityTimeout=0)
+            return True
         messages, chain = recursion.screen_sqs(mapping.function_arn, messages, sqs, url)  # recursive loops end
         if not messages:
             return True
