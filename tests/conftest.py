@@ -127,6 +127,15 @@ class _Forker:
         self.server = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, text=True)
         assert self.server.stdout.readline().strip() == "ready"
+        import atexit
+
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """End the server with the test process: closing its input ends its loop."""
+        self.server.stdin.close()
+        self.server.wait(timeout=10)
+        self.server.stdout.close()
 
     def run(self, script: str, timeout: float) -> tuple[int, str, str]:
         import os
