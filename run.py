@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     if command == "test":
         extra = argv[1:]
         named = any((ROOT / arg.split("::")[0]).exists() for arg in extra if not arg.startswith("-"))
-        paths = [] if named else [p for p in ("tests", "notebooks", "solutions") if (ROOT / p).is_dir()]
+        paths = [] if named else [p for p in ("notebooks", "solutions", "tests") if (ROOT / p).is_dir()]
         return subprocess.call([str(PYTHON), "-m", "pytest", *paths, *TEST_ARGS, *extra], cwd=ROOT)
     return 0
 
