@@ -53,6 +53,44 @@ def log_streams(group: str, newest: int | None = None) -> list[list[str]]:
         logGroupName=group, logStreamName=stream["logStreamName"])["events"]] for stream in streams[:newest]]
 
 
+def take_messages(sqs, url: str, wanted, rounds: int = 30):
+    """Yield the bodies (JSON, else None) of the queue's messages for which `wanted(body)` holds, deleting each;
+    the learner's other messages are left as they were, visible at once."""
+    import json
+
+    seen = []
+    try:
+        for _ in range(rounds):
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+                                        WaitTimeSeconds=0).get("Messages", [])
+            if not batch:
+                return
+            for message in batch:
+                try:
+                    body = json.loads(message["Body"])
+                except ValueError:
+                    body = None
+                if wanted(body):
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    yield body
+                else:
+                    seen.append(message["ReceiptHandle"])
+    finally:
+        for handle in seen:
+            try:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+            except Exception:  # noqa: BLE001 - a message deleted meanwhile is not the check's business
+                pass
+
+
+def take_message(sqs, url: str, wanted) -> dict | None:
+    """The first message body for which `wanted(body)` holds, taken off the queue; None if there is none."""
+    import contextlib
+
+    with contextlib.closing(take_messages(sqs, url, wanted)) as bodies:
+        return next(bodies, None)
+
+
 def _load_all() -> dict:
     """Every check function, from the modules in this package named ex_NN_*.py."""
     found = {}
@@ -84,4 +122,5 @@ def _recorded(name: str, check):
 
 CHECKS = _load_all()
 globals().update(CHECKS)
-__all__ = ["CheckFailed", "passed", "require", "function_config", "log_streams", "CHECKS", *CHECKS]
+__all__ = ["CheckFailed", "passed", "require", "function_config", "log_streams", "take_messages", "take_message",
+           "CHECKS", *CHECKS]

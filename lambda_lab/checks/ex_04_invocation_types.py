@@ -6,7 +6,7 @@ import uuid
 
 import boto3
 
-from . import function_config, passed, require
+from . import function_config, passed, require, take_message
 
 __all__ = ["ex_04_dead_letter", "ex_04_payment_failures"]
 
@@ -54,29 +54,8 @@ def _queue_url(sqs, arn: str) -> str | None:
 def _find(sqs, url: str, event: dict) -> dict | None:
     """The message body holding `event` (a DLQ message, the event itself, or a destination record), taken off
     the queue; None if it is not there."""
-    seen = []
-    try:
-        for _ in range(20):
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                           WaitTimeSeconds=0).get("Messages", [])
-            if not messages:
-                return None
-            for message in messages:
-                try:
-                    body = json.loads(message["Body"])
-                except ValueError:
-                    body = None
-                if body == event or (isinstance(body, dict) and body.get("requestPayload") == event):
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                    return body
-                seen.append(message["ReceiptHandle"])
-        return None
-    finally:  # leave the learner's other messages as they were: visible at once
-        for handle in seen:
-            try:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-            except Exception:  # noqa: BLE001 - a message deleted meanwhile is not the check's business
-                pass
+    return take_message(sqs, url, lambda body: body == event or (isinstance(body, dict)
+                                                                 and body.get("requestPayload") == event))
 
 
 def ex_04_dead_letter(function_name: str = "process-order") -> None:

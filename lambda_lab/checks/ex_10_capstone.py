@@ -5,14 +5,13 @@ each end (the table, the inbox, the failures queue). When something is missing i
 link and the lesson section that explains it, without writing the answer out.
 """
 
-import json
 import time
 import uuid
 from urllib.parse import unquote_plus
 
 import boto3
 
-from . import passed, require
+from . import passed, require, take_message, take_messages
 
 __all__ = ["ex_10_upload_pipeline", "ex_10_stream_failures"]
 
@@ -85,36 +84,10 @@ def _stored(dynamodb, table: str, receipt_id: str) -> bool:
         require(False, f"There is no table '{table}'. Run the exercise's setup cell first.")
 
 
-def _messages(sqs, url: str, wanted):
-    """Yield (message, body) for the queue's messages; `wanted(body)` True ones are deleted, the rest left visible."""
-    seen = []
-    try:
-        for _ in range(30):
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-            if not batch:
-                return
-            for message in batch:
-                try:
-                    body = json.loads(message["Body"])
-                except ValueError:
-                    body = None
-                if wanted(body):
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                    yield body
-                else:
-                    seen.append(message["ReceiptHandle"])
-    finally:  # the learner's other messages stay as they were: visible at once
-        for handle in seen:
-            try:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-            except Exception:  # noqa: BLE001 - a message deleted meanwhile is not the check's business
-                pass
-
-
 def _take_announcements(sqs, url: str, receipt_ids: set) -> set:
     if not receipt_ids:
         return set()
-    return {body["receipt_id"] for body in _messages(
+    return {body["receipt_id"] for body in take_messages(
         sqs, url, lambda b: isinstance(b, dict) and b.get("receipt_id") in receipt_ids)}
 
 
@@ -124,7 +97,7 @@ def _take_record(sqs, url: str, key: str) -> dict | None:
             return unquote_plus(body["requestPayload"]["Records"][0]["s3"]["object"]["key"]) == key
         except (TypeError, KeyError, IndexError):
             return False
-    return next(iter(_messages(sqs, url, ours)), None)
+    return take_message(sqs, url, ours)
 
 
 def _on_failure(lam, function_name: str) -> str | None:

@@ -6,7 +6,7 @@ import uuid
 
 import boto3
 
-from . import function_config, log_streams, passed, require
+from . import function_config, log_streams, passed, require, take_message
 
 __all__ = ["ex_14_partial_batch", "ex_14_stream_settings"]
 
@@ -54,32 +54,6 @@ def _mappings(lam, function_name: str, source_arn: str) -> list[dict]:
     return [m for page in pages for m in page["EventSourceMappings"] if m["EventSourceArn"] == source_arn]
 
 
-def _take(sqs, url: str, matches) -> dict | None:
-    """The first message body in the queue for which `matches(body)` holds, deleted; None if there is none."""
-    seen = []
-    try:
-        for _ in range(20):
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-            if not messages:
-                return None
-            for message in messages:
-                try:
-                    body = json.loads(message["Body"])
-                except ValueError:
-                    body = None
-                if matches(body):
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                    return body
-                seen.append(message["ReceiptHandle"])
-        return None
-    finally:  # leave the learner's other messages as they were: visible at once
-        for handle in seen:
-            try:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-            except Exception:  # noqa: BLE001 - a message deleted meanwhile is not the check's business
-                pass
-
-
 # -- exercise 14.1: refunds that vanish ---------------------------------------------------------------
 def ex_14_partial_batch(function_name: str = "refunds", queue_name: str = "refunds") -> None:
     """A refund the handler reports as failed comes back and ends in the queue's DLQ; good refunds run once."""
@@ -105,15 +79,17 @@ def ex_14_partial_batch(function_name: str = "refunds", queue_name: str = "refun
     _quiet()  # a poll that began before the learner's last change would still act on the old settings
     tag = uuid.uuid4().hex[:8]
     good, bad = {"id": f"check-{tag}-ok", "account": "NL00BANK0123456789"}, {"id": f"check-{tag}-bad"}
-    for refund in (good, bad):
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(refund))
+    # one request, so a poller cannot take the first refund alone before the second is there (one batch for both)
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": json.dumps(refund)}
+                                                  for n, refund in enumerate((good, bad))])
     dlq_url = sqs.get_queue_url(QueueName=json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
                                 .split(":")[-1])["QueueUrl"]
     found = {"bad": None}
 
     def arrived() -> bool:
         if found["bad"] is None:
-            found["bad"] = _take(sqs, dlq_url, lambda body: isinstance(body, dict) and body.get("id") == bad["id"])
+            found["bad"] = take_message(sqs, dlq_url,
+                                        lambda body: isinstance(body, dict) and body.get("id") == bad["id"])
         return found["bad"] is not None
 
     def in_queue() -> bool:
@@ -232,7 +208,7 @@ def ex_14_stream_settings(function_name: str = "settle", stream_name: str = "pay
 
     def arrived() -> bool:
         if found["bad"] is None:
-            found["bad"] = _take(sqs, url, is_bad_record)
+            found["bad"] = take_message(sqs, url, is_bad_record)
         return found["bad"] is not None
 
     _settle(arrived)

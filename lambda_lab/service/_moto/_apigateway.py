@@ -8,9 +8,10 @@ loaded (moto's CloudFormation imports it), else the moment it is first imported 
 
 from __future__ import annotations
 
-import importlib.abc
 import json
 import sys
+
+from . import _lazy
 
 MODULE = "moto.apigateway.models"
 _ATTRIBUTE = "lambda_lab_snapshot"
@@ -58,51 +59,12 @@ def _patch(module) -> None:
             setattr(module.RestAPI, name, replacement)
 
 
-class _Loader(importlib.abc.Loader):
-    def __init__(self, loader) -> None:
-        self._loader = loader
-
-    def __getattr__(self, name):  # get_source, is_package, ...: inspect and tracebacks read the file through these
-        return getattr(self._loader, name)
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        self._loader.exec_module(module)
-        _patch(module)
-
-
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Patches moto's API Gateway models the moment they are imported."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != MODULE:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                spec.loader = _Loader(spec.loader)
-                return spec
-        return None
-
-
-_finder = _PatchOnImport()
-
-
 def install() -> None:
-    module = sys.modules.get(MODULE)
-    if module is not None and hasattr(module, "RestAPI"):
-        _patch(module)
-    elif _finder not in sys.meta_path:
-        sys.meta_path.insert(0, _finder)
+    _lazy.when_imported(MODULE, lambda: _patch(sys.modules[MODULE]), ready=lambda module: hasattr(module, "RestAPI"))
 
 
 def uninstall() -> None:
-    if _finder in sys.meta_path:
-        sys.meta_path.remove(_finder)
+    _lazy.forget(MODULE)
     module = sys.modules.get(MODULE)
     for name in list(_originals):
         if module is not None:

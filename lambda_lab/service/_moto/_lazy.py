@@ -52,9 +52,9 @@ class _Finder(importlib.abc.MetaPathFinder):
 _finder = _Finder()
 
 
-def when_imported(module: str, apply: Callable[[], None]) -> None:
-    """Run `apply()` now if `module` is already imported, else right after moto imports it."""
-    if module in sys.modules:
+def when_imported(module: str, apply: Callable[[], None], ready: Callable = lambda module: True) -> None:
+    """Run `apply()` now if `module` is already imported (and `ready(module)`), else right after moto imports it."""
+    if module in sys.modules and ready(sys.modules[module]):
         apply()
         return
     _waiting[module] = apply
