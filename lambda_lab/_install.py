@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import threading
 
+from ._shared_models import share_loaders
 from .runtime import Runtime
 from .service import (ExecutionCredentials, LambdaService, LoopbackEndpoint, SecretsExtension, attach, detach,
                       generate_credentials, role_documents, write_log)
@@ -51,6 +52,7 @@ def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_impo
     ...     boto3.client("lambda").invoke(FunctionName="fn")   # runs fn's handler, no Docker
     """
     global _active
+    share_loaders()  # each mock start resets boto3's default session: keep the parsed models
     with _lock:
         if _active is not None:
             _close_active()

@@ -97,3 +97,27 @@ def test_a_new_lab_replaces_the_previous_one():
         assert "stopped" in repr(first) and "stopped" not in repr(second)
     finally:
         second.stop()
+
+
+def test_sessions_made_while_a_lab_runs_share_the_parsed_models(monkeypatch, tmp_path):
+    """moto resets boto3's default session at each start; a new session must not parse AWS's models again."""
+    import doctest
+
+    import botocore.session
+
+    from lambda_lab import _shared_models
+
+    with mock_aws():
+        lambda_lab.install()
+        try:
+            one, two = boto3.session.Session(), boto3.session.Session()
+            loader = one._session.get_component("data_loader")
+            assert loader is two._session.get_component("data_loader")
+            assert one.client("lambda", region_name="us-east-1").meta.service_model.service_name == "lambda"
+            # another search path (AWS_DATA_PATH) is other data, so it gets its own loader
+            monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+            other = botocore.session.get_session().get_component("data_loader")
+            assert other is not loader and str(tmp_path) in other.search_paths
+        finally:
+            lambda_lab.uninstall()
+    assert doctest.testmod(_shared_models).failed == 0
