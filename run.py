@@ -55,6 +55,18 @@ def lab_command() -> list[str]:
     return args
 
 
+def test_env() -> dict:
+    """The tests' environment: compiled modules cached under .venv, even where PYTHONDONTWRITEBYTECODE is set.
+
+    Without the cache every test worker and notebook kernel compiles lambda_lab and rewrites the tests again
+    (7 s of CPU per worker to collect the tests instead of 4, 0.2 s more per kernel); under .venv the cache
+    leaves the working tree as it was.
+    """
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(VENV / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
     if command not in ("lab", "test", "setup"):
@@ -67,7 +79,7 @@ def main(argv: list[str]) -> int:
         extra = argv[1:]
         named = any((ROOT / arg.split("::")[0]).exists() for arg in extra if not arg.startswith("-"))
         paths = [] if named else [p for p in ("notebooks", "solutions", "tests") if (ROOT / p).is_dir()]
-        return subprocess.call([str(PYTHON), "-m", "pytest", *paths, *TEST_ARGS, *extra], cwd=ROOT)
+        return subprocess.call([str(PYTHON), "-m", "pytest", *paths, *TEST_ARGS, *extra], cwd=ROOT, env=test_env())
     return 0
 
 

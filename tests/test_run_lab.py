@@ -46,3 +46,15 @@ def test_the_lab_command_serves_the_repository_root_and_opens_lesson_00(tmp_path
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_the_test_command_caches_compiled_modules_outside_the_working_tree(monkeypatch):
+    """Workers and kernels reuse compiled modules even where PYTHONDONTWRITEBYTECODE is set, under .venv."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = _run_py().test_env()
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    prefix = Path(env["PYTHONPYCACHEPREFIX"])
+    assert prefix.is_relative_to(ROOT / ".venv")  # .gitignore'd, and removed with the environment
+    probe = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", "import sys; print(sys.pycache_prefix,"
+                            " sys.dont_write_bytecode)"], env=env, capture_output=True, text=True, check=True)
+    assert probe.stdout.split() == [str(prefix), "False"]
