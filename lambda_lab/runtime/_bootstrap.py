@@ -9,7 +9,6 @@ Standard library only: it must start fast and must not see the lab's own imports
 
 import decimal
 import importlib
-import importlib.abc
 import importlib.machinery
 import json
 import logging
@@ -196,8 +195,11 @@ def _json_stack(tb):
     return traceback.format_list(frames)
 
 
-class _ProvidedModulesOnly(importlib.abc.MetaPathFinder):
-    """Refuse third-party modules the Lambda runtime would not have, unless the package brings them."""
+class _ProvidedModulesOnly:
+    """Refuse third-party modules the Lambda runtime would not have, unless the package brings them.
+
+    A meta path finder needs only find_spec: importlib.abc would add ~9 ms to every cold start.
+    """
 
     def __init__(self, package_paths):
         self.package_paths = package_paths
