@@ -1,7 +1,10 @@
 """The moto internals the bridge relies on are still where it expects them (moto is pinned for this)."""
 
 import inspect
+import time
 from importlib.metadata import version
+
+import boto3
 
 from moto.awslambda.models import LambdaAlias, LambdaBackend, LambdaFunction, LambdaStorage
 from moto.awslambda.responses import LambdaResponse
@@ -133,3 +136,20 @@ def test_a_lab_that_makes_no_stack_never_imports_moto_cloudformation():
         print(json.dumps([before, "moto.cloudformation" in sys.modules, bool(made), events[0]["ResourceStatus"]]))
     """)
     assert loaded == [False, True, True, "CREATE_COMPLETE"]
+
+
+def test_a_receive_still_leaves_out_messages_past_the_queues_retention(lab):
+    """The lab reads MessageRetentionPeriod itself (moto counted the whole queue per message): same rule."""
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="retention-kept", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    for body in ("new", "edge", "old"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    queue = sqs_backends[lab.account][lab.region].get_queue("retention-kept")
+    now_ms = time.time() * 1000
+    ages_s = {"old": 61, "edge": 60.5, "new": 59}  # AWS deletes a message once it has been kept 60 s
+    for message in queue._messages:
+        message.sent_timestamp = int(now_ms - ages_s[message.body] * 1000)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in got] == ["new"]

@@ -26,6 +26,7 @@ from ._provisioned_api import PATCHES as _PROVISIONED_PATCHES
 from ._managed_policies import PATCHES as _POLICY_PATCHES, aws_managed_policy_arn, provide_managed_policies
 from ._packages import read_package
 from ._records import role_documents
+from ._sqs import PATCHES as _SQS_PATCHES
 from ._xray import PATCHES as _XRAY_PATCHES, put_documents
 from ._extension_layers import PATCHES as _EXTENSION_LAYER_PATCHES
 
@@ -36,7 +37,7 @@ MOTO_VERSION = "5.2.1"
 # (owner, attribute): replacement
 PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES, **_RULES_PATCHES, **_LOGS_PATCHES, **_CLOUDWATCH_PATCHES,
            **_XRAY_PATCHES, **_EXTENSION_LAYER_PATCHES, **_POLICY_PATCHES,
-           **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES}
+           **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES, **_SQS_PATCHES}
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
 __all__ = ["MOTO_VERSION", "PATCHED", "lazy_patches", "install", "uninstall", "write_log", "provide_managed_policies", "role_documents",
