@@ -7,7 +7,6 @@ Standard library only: it must start fast and must not see the lab's own imports
     python -I _bootstrap.py <task_root> <isolate_imports 0|1> [layer_dir ...]
 """
 
-import decimal
 import importlib
 import importlib.machinery
 import json
@@ -24,6 +23,11 @@ from _supervisor import FD_VARIABLE, supervise  # noqa: E402
 from _redirect import REDIRECT_VARIABLE, install as redirect_loopback  # noqa: E402
 
 del sys.path[0]
+if sys.flags.no_site:  # isolated imports (see _environment.launch_command): only the provided SDK is wanted
+    # from site-packages, as the runtime's /var/runtime comes after the package on Lambda, and no .pth file runs
+    import site
+
+    sys.path += [p for p in site.getsitepackages() if p not in sys.path]
 
 # What AWS's Python runtime ships besides the standard library; anything else must be in the package.
 _PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "awslambdaric"}
@@ -285,7 +289,8 @@ class _Fault(Exception):
 
 class _Encoder(json.JSONEncoder):
     def default(self, o):
-        if isinstance(o, decimal.Decimal):
+        decimal = sys.modules.get("decimal")  # a Decimal exists only once the handler imported decimal
+        if decimal is not None and isinstance(o, decimal.Decimal):
             return float(o)
         return super().default(o)
 

@@ -34,7 +34,10 @@ STDERR_KEEP_BYTES = 1 << 20  # past this the stderr file is cut: only its tail i
 def launch_command(runtime: str, task_root: Path, opt_dir: Path | None, isolate_imports: bool) -> list[str]:
     """The worker's command line for a function's runtime; every worker speaks the same frames."""
     if runtime.startswith("python") or not runtime:
-        args = [sys.executable, "-I", str(BOOTSTRAP), str(task_root), "1" if isolate_imports else "0"]
+        # Isolated imports reach only the SDK in site-packages, which needs no .pth file: skipping site's start-up
+        # (and the import hooks of editable installs it runs) saves about 12 ms of CPU per cold start
+        flags = ["-I", "-S"] if isolate_imports else ["-I"]
+        args = [sys.executable, *flags, str(BOOTSTRAP), str(task_root), "1" if isolate_imports else "0"]
         if opt_dir is not None:  # layers: /opt/python, then its site-packages, as Lambda's PYTHONPATH has them
             args.append(str(opt_dir / "python"))
             args += [str(p) for p in sorted((opt_dir / "python" / "lib").glob("python3*/site-packages"))]
@@ -128,7 +131,7 @@ class ExecutionEnvironment:
             death_r, self._death_w = os.pipe()
             env[FD_VARIABLE] = str(death_r)
             popen_kw["pass_fds"] = (death_r,)
-            if str(BOOTSTRAP) not in args[:3]:  # Python's bootstrap forks its own supervisor; others are exec'd by one
+            if str(BOOTSTRAP) not in args:  # Python's bootstrap forks its own supervisor; others are exec'd by one
                 args = [sys.executable, "-I", "-S", str(SUPERVISOR), *args]
         self._started = time.monotonic()
         try:
