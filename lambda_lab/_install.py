@@ -5,10 +5,9 @@ from __future__ import annotations
 import atexit
 import threading
 
-from ._shared_models import share_loaders
 from .runtime import Runtime
 from .service import (ExecutionCredentials, LambdaService, LoopbackEndpoint, SecretsExtension, attach, detach,
-                      generate_credentials, role_documents, write_log)
+                      generate_credentials, role_documents, share_loaders, write_log)
 
 _lock = threading.Lock()
 _active: Engine | None = None

@@ -105,7 +105,7 @@ def test_sessions_made_while_a_lab_runs_share_the_parsed_models(monkeypatch, tmp
 
     import botocore.session
 
-    from lambda_lab import _shared_models
+    from lambda_lab.service import _botocore_models
 
     with mock_aws():
         lambda_lab.install()
@@ -120,4 +120,39 @@ def test_sessions_made_while_a_lab_runs_share_the_parsed_models(monkeypatch, tmp
             assert other is not loader and str(tmp_path) in other.search_paths
         finally:
             lambda_lab.uninstall()
-    assert doctest.testmod(_shared_models).failed == 0
+    assert doctest.testmod(_botocore_models).failed == 0
+
+
+def test_the_shared_loader_loads_what_botocore_loads_and_refuses_what_it_refuses():
+    """It looks in the one service's folders instead of listing all of them; the answers must be botocore's."""
+    import botocore.exceptions
+    import botocore.loaders
+    import pytest
+
+    from lambda_lab.service import _botocore_models
+
+    ours, theirs = _botocore_models.shared_loader(), botocore.loaders.create_loader()
+    assert type(theirs) is botocore.loaders.Loader
+    for service, type_name in (("lambda", "service-2"), ("lambda", "waiters-2"), ("sqs", "paginators-1"),
+                               ("s3", "service-2"), ("dynamodb", "endpoint-rule-set-1")):
+        assert ours.load_service_model(service, type_name) == theirs.load_service_model(service, type_name)
+    versions = theirs.list_api_versions("lambda", "service-2")
+    assert ours.load_service_model("lambda", "service-2", versions[0]) == \
+        theirs.load_service_model("lambda", "service-2", versions[0])
+    for service, type_name in (("no-such-service", "service-2"), ("lambda", "no-such-type-1")):
+        with pytest.raises(botocore.exceptions.UnknownServiceError) as raised:
+            ours.load_service_model(service, type_name)
+        with pytest.raises(botocore.exceptions.UnknownServiceError) as expected:
+            theirs.load_service_model(service, type_name)
+        assert str(raised.value) == str(expected.value)
+
+
+def test_moto_reads_the_same_models_with_its_extras_through_the_labs_loader():
+    import moto.core.loaders
+
+    from lambda_lab.service._moto import _models
+
+    for service in ("lambda", "sqs", "ec2", "s3", "iam"):
+        ours = _models._create_loader().load_service_model(service, "service-2")
+        assert ours == moto.core.loaders.create_loader().load_service_model(service, "service-2"), service
+    assert _models._create_loader() is _models._create_loader()

@@ -2,6 +2,7 @@
 
 from ._moto import (MOTO_VERSION, aws_managed_policy_arn, install as attach, provide_managed_policies, role_documents,
                     uninstall as detach, warm_imports, write_log)
+from ._botocore_models import share_loaders
 from ._credentials import ExecutionCredentials
 from ._endpoint import LoopbackEndpoint, generate_credentials
 from ._errors import ServiceError
@@ -10,4 +11,4 @@ from ._secrets_extension import SecretsExtension
 
 __all__ = ["MOTO_VERSION", "attach", "detach", "provide_managed_policies", "warm_imports", "write_log", "LoopbackEndpoint",
            "ExecutionCredentials", "generate_credentials", "ServiceError", "Invocation", "LambdaService",
-           "SecretsExtension", "role_documents", "aws_managed_policy_arn"]
+           "SecretsExtension", "role_documents", "aws_managed_policy_arn", "share_loaders"]

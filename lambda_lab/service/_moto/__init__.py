@@ -27,6 +27,7 @@ from ._managed_policies import PATCHES as _POLICY_PATCHES, aws_managed_policy_ar
 from ._packages import read_package
 from ._records import role_documents
 from ._sqs import PATCHES as _SQS_PATCHES
+from ._models import PATCHES as _MODEL_PATCHES
 from ._xray import PATCHES as _XRAY_PATCHES, put_documents
 from ._extension_layers import PATCHES as _EXTENSION_LAYER_PATCHES
 
@@ -37,7 +38,8 @@ MOTO_VERSION = "5.2.1"
 # (owner, attribute): replacement
 PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES, **_RULES_PATCHES, **_LOGS_PATCHES, **_CLOUDWATCH_PATCHES,
            **_XRAY_PATCHES, **_EXTENSION_LAYER_PATCHES, **_POLICY_PATCHES,
-           **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES, **_SQS_PATCHES}
+           **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES, **_SQS_PATCHES,
+           **_MODEL_PATCHES}
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
 __all__ = ["MOTO_VERSION", "PATCHED", "lazy_patches", "install", "uninstall", "write_log", "provide_managed_policies", "role_documents",
