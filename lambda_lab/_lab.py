@@ -234,16 +234,27 @@ class Lab:
         if self.backend == "local":  # every AWS managed policy, from moto's copy of AWS's catalogue
             arns = [aws_managed_policy_arn(name, iam.meta.partition) for name in policy_names]  # all known first
         else:
-            managed = {p["PolicyName"]: p["Arn"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS")
-                       for p in page["Policies"]}
-            for name in policy_names:
-                if name not in managed:
-                    close = difflib.get_close_matches(name, managed, n=5, cutoff=0.6)
-                    raise ValueError(f"{name!r} is not an AWS managed policy here (names are case-sensitive)."
-                                     + (f" Did you mean {', '.join(close)}?" if close else ""))
-            arns = [managed[name] for name in policy_names]
+            arns = [self._managed_policy_arn(iam, name) for name in policy_names]
         for arn in arns:
             iam.attach_role_policy(RoleName=self._role_name, PolicyArn=arn)
+
+    @staticmethod
+    def _managed_policy_arn(iam, name: str) -> str:
+        """The ARN of AWS managed policy `name` in the remote account: its path from AWS's catalogue, checked with
+        GetPolicy; a policy the catalogue does not know (newer than it) is looked for in the account's list."""
+        try:
+            arn = aws_managed_policy_arn(name, iam.meta.partition)
+            iam.get_policy(PolicyArn=arn)
+            return arn
+        except (ValueError, iam.exceptions.NoSuchEntityException):
+            pass
+        managed = {p["PolicyName"]: p["Arn"] for page in iam.get_paginator("list_policies").paginate(Scope="AWS")
+                   for p in page["Policies"]}
+        if name not in managed:
+            close = difflib.get_close_matches(name, managed, n=5, cutoff=0.6)
+            raise ValueError(f"{name!r} is not an AWS managed policy here (names are case-sensitive)."
+                             + (f" Did you mean {', '.join(close)}?" if close else ""))
+        return managed[name]
 
     def deploy(self, template, parameters: dict | None = None, stack_name: str | None = None,
                quiet: bool = False) -> dict:

@@ -194,6 +194,16 @@ class TestOnAnEndpoint:
                       lambda e: e.attempts)
         assert event.outcome is None and [a.outcome for a in event.attempts] == ["error"]  # its retry is still due
 
+    def test_allow_finds_any_aws_managed_policy_and_names_close_ones(self, remote):
+        """On an account every AWS managed policy exists; the lab finds it by its catalogue path, not a long list."""
+        iam, role = boto3.client("iam"), remote.role_arn.split("/")[-1]
+        remote.allow("SecretsManagerReadWrite", "AWSLambdaVPCAccessExecutionRole")  # no path and service-role/
+        attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+        assert {"arn:aws:iam::aws:policy/SecretsManagerReadWrite",
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"} <= attached
+        with pytest.raises(ValueError, match="'SecretsManagerReadwrite' is not an AWS managed policy"):
+            remote.allow("SecretsManagerReadwrite")
+
     def test_wait_for_iam_retries_until_the_permission_arrives(self, remote):
         lam = _function(remote, "rv-iam")
         sqs, iam = boto3.client("sqs"), boto3.client("iam")

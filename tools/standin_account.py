@@ -1,0 +1,59 @@
+"""A stand-in AWS account on this machine: a moto server whose Lambda runs handlers on the lab's runtime.
+
+    .venv/bin/python tools/standin_account.py [--port 5000]
+
+Then, in another terminal or a notebook's environment:
+
+    LAMBDA_LAB_BACKEND=endpoint AWS_ENDPOINT_URL=http://127.0.0.1:5000 ./run.py lab
+
+Every lesson then talks to it as to a remote account: over HTTP, with the views rebuilt from CloudWatch Logs
+and deliveries, and with `lab.cleanup()` removing only what the lab made. It is what
+tools/run_notebooks_remote.py runs the course against; its clock runs 60 times faster than real time, as the
+local lab's does, so retries and schedules arrive in minutes rather than hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+import lambda_lab
+from lambda_lab._lab import LESSON_POLICIES
+from lambda_lab.service import provide_managed_policies
+from moto.server import ThreadedMotoServer
+
+ACCOUNT = "123456789012"  # moto's default account
+
+
+def start(port: int = 0) -> tuple[ThreadedMotoServer, str]:
+    """Start the server (and the lab's runtime under it); return it and its URL."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    lambda_lab.install()
+    provide_managed_policies(ACCOUNT, LESSON_POLICIES)  # the AWS managed policies the lessons attach
+    host, bound = server.get_host_and_port()
+    return server, f"http://{host}:{bound}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    server, url = start(args.port)
+    print(f"stand-in account {ACCOUNT} at {url}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lambda_lab.uninstall()
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
