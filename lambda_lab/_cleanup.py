@@ -21,14 +21,18 @@ _GONE = ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "AWS.Simpl
          "QueueDoesNotExist", "NotFoundException", "NotFound", "ResourceNotFound", "InvalidParameter", "404")
 
 
-def cleanup(recorder, region: str) -> list[tuple[str, str]]:
+def cleanup(recorder, region: str, keep: tuple[tuple[str, str], ...] | None = None) -> list[tuple[str, str]]:
     """Delete every recorded resource (and every one tagged with this lab's id) that still carries this lab's tag.
 
-    Returns what went; what is recorded but not tagged as this lab's is left, dropped from the record, and
-    named in a warning.
+    With `keep` (what must stay: the execution role other notebooks share), only what this lab made since it
+    started goes. Returns what went; what is recorded but not tagged as this lab's is left, dropped from the
+    record, and named in a warning.
     """
-    tagged = _tagged(recorder.lab_id, region) if recorder.tagging else []
-    found = list(recorder.created) + [r for r in tagged if r not in recorder.created]
+    if keep is not None:
+        found = [r for r in recorder.since_start if r not in keep]
+    else:
+        tagged = _tagged(recorder.lab_id, region) if recorder.tagging else []
+        found = list(recorder.created) + [r for r in tagged if r not in recorder.created]
     removed, left = [], []
     for kind, identifier in sorted(found, key=lambda r: _ORDER.index(r[0]) if r[0] in _ORDER else len(_ORDER)):
         try:

@@ -219,8 +219,14 @@ class Lab:
                              f"lab's budget of ${self.budget_usd:.4f}. Raise it with Lab(budget_usd=...) or pass "
                              "allow_cost=True if you mean it.")
 
-    def cleanup(self) -> list[tuple[str, str]]:
-        """Delete everything this lab (and this learner's earlier labs) created, and nothing else."""
+    def cleanup(self, this_notebook: bool = False) -> list[tuple[str, str]]:
+        """Delete everything this lab (and this learner's earlier labs) created, and nothing else.
+
+        this_notebook=True: only what this lab made since it started, as a lesson's last cell does on a real
+        account; other notebooks' resources and the execution role they share stay for a later lab.cleanup().
+        """
+        if this_notebook:
+            return cleanup(self.recorder, self.region, keep=(("role", self._role_name),))
         return cleanup(self.recorder, self.region)
 
     @property

@@ -155,6 +155,7 @@ class Recorder:
         self.tagging = tagging
         self._lock = threading.Lock()
         self.created: list[tuple[str, str]] = self._load() if path is not None and path.exists() else []
+        self.since_start: list[tuple[str, str]] = []  # what this lab made (this kernel), for lab.cleanup(this_notebook)
         self._session = None
 
     def _load(self) -> list[tuple[str, str]]:
@@ -195,12 +196,16 @@ class Recorder:
 
     def add(self, kind: str, identifier: str) -> None:
         with self._lock:
+            if (kind, identifier) not in self.since_start:
+                self.since_start.append((kind, identifier))
             if (kind, identifier) not in self.created:
                 self.created.append((kind, identifier))
                 self._save()
 
     def forget(self, kind: str, identifier: str) -> None:
         with self._lock:
+            if (kind, identifier) in self.since_start:
+                self.since_start.remove((kind, identifier))
             if (kind, identifier) in self.created:
                 self.created.remove((kind, identifier))
                 self._save()

@@ -285,3 +285,25 @@ def test_the_install_id_is_made_once_private_and_replaced_only_when_unreadable(t
     with pytest.warns(UserWarning, match="new identity"):
         second = install_id(home)
     assert second != first and len(list(home.glob("install-id.corrupt-*"))) == 1
+
+
+def test_a_notebooks_last_cell_removes_what_that_notebook_made_and_nothing_of_another(server):
+    """Two notebooks of one learner open at once: the first one's cleanup(this_notebook=True) spares the second."""
+    first = _lab(server, learner="ada")
+    _function(first, "from-first")
+    boto3.client("sqs").create_queue(QueueName="first-queue")
+    first.stop()  # another kernel's lab takes over (Lab() in the next notebook)
+    second = _lab(server, learner="ada")
+    try:
+        assert second.role_arn == first.role_arn  # one execution role per install, shared by the notebooks
+        _function(second, "from-second")
+        boto3.client("sqs").create_queue(QueueName="first-queue")  # the same name again: not second's to delete
+        assert second.cleanup(this_notebook=True) == [("function", "from-second")]
+        lam, sqs, iam = (_outside(server, s) for s in ("lambda", "sqs", "iam"))
+        assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["from-first"]
+        assert _names(sqs.list_queues()["QueueUrls"]) == ["first-queue"]
+        assert [r["Arn"] for r in iam.list_roles()["Roles"]] == [second.role_arn]  # the role stays for the rest
+        assert sorted(kind for kind, _ in second.cleanup()) == ["function", "queue", "role"]  # the whole install's
+        assert lam.list_functions()["Functions"] == []
+    finally:
+        second.stop()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 
@@ -35,7 +36,11 @@ def start(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     lambda_lab.install()
     provide_managed_policies(ACCOUNT, LESSON_POLICIES)  # the AWS managed policies the lessons attach
     host, bound = server.get_host_and_port()
-    return server, f"http://{host}:{bound}"
+    url = f"http://{host}:{bound}"
+    # the lab's own calls in this process (deliveries, pollers, checks of roles) reach the account over HTTP too
+    os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="standin", AWS_SECRET_ACCESS_KEY="standin")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return server, url
 
 
 def main() -> None:
