@@ -37,6 +37,22 @@ _TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [{
 DEFAULT_BUDGET_USD = 0.10  # per sweep or load test on a real account, unless the learner sets another
 
 
+class _DoorAt:
+    """The front door's URL scheme at another address: a stand-in account's (see tools/standin_account.py)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def rest_api_url(self, api_id: str, stage: str) -> str:
+        return f"{self.url}/restapis/{api_id}/{stage}"
+
+    def http_api_url(self, api_id: str, stage: str = "$default") -> str:
+        return f"{self.url}/httpapis/{api_id}" + ("" if stage == "$default" else f"/{stage}")
+
+    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
+        return f"{self.url}/lambda-url/{function_name}" + (f":{qualifier}" if qualifier else "") + "/"
+
+
 class CostGuardError(RuntimeError):
     """A sweep or load test on a real account would cost more than the lab's budget allows."""
 
@@ -270,23 +286,30 @@ class Lab:
 
         return deploy(self.region, template, parameters, stack_name, quiet)
 
+    def _door(self):
+        """The local lab's front door, or a stand-in account's (tools/standin_account.py: LAMBDA_LAB_FRONT_DOOR)."""
+        if self.front_door:
+            return self.front_door
+        url = os.environ.get("LAMBDA_LAB_FRONT_DOOR") if self.backend == "endpoint" else None
+        return _DoorAt(url.rstrip("/")) if url else None
+
     def rest_api_url(self, api_id: str, stage: str) -> str:
         """Where a REST API's stage answers: `requests.get(url + "/hello")`."""
-        if self.front_door:
-            return self.front_door.rest_api_url(api_id, stage)
+        if self._door():
+            return self._door().rest_api_url(api_id, stage)
         return f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}"
 
     def http_api_url(self, api_id: str, stage: str = "$default") -> str:
         """Where an HTTP API's stage answers."""
-        if self.front_door:
-            return self.front_door.http_api_url(api_id, stage)
+        if self._door():
+            return self._door().http_api_url(api_id, stage)
         suffix = "" if stage == "$default" else f"/{stage}"
         return f"https://{api_id}.execute-api.{self.region}.amazonaws.com{suffix}"
 
     def function_url(self, function_name: str, qualifier: str | None = None) -> str:
         """A function's URL (locally on this machine; on AWS, lambda-url.<region>.on.aws)."""
-        if self.front_door:
-            return self.front_door.function_url(function_name, qualifier)
+        if self._door():
+            return self._door().function_url(function_name, qualifier)
         kwargs = {"Qualifier": qualifier} if qualifier else {}
         return boto3.client("lambda", region_name=self.region).get_function_url_config(
             FunctionName=function_name, **kwargs)["FunctionUrl"]

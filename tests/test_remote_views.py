@@ -204,6 +204,34 @@ class TestOnAnEndpoint:
         with pytest.raises(ValueError, match="'SecretsManagerReadwrite' is not an AWS managed policy"):
             remote.allow("SecretsManagerReadwrite")
 
+    def test_function_urls_of_a_standin_account_answer_at_its_front_door(self, remote, monkeypatch):
+        """AWS's lambda-url hostnames do not resolve off AWS: the stand-in serves them at its own front door."""
+        import importlib.util
+        import pathlib
+
+        import requests
+
+        path = pathlib.Path(__file__).parents[1] / "tools" / "standin_account.py"
+        spec = importlib.util.spec_from_file_location("standin_account", path)
+        standin = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(standin)
+        door = standin.front_door(lambda_lab._install._active)
+        try:
+            monkeypatch.setenv("LAMBDA_LAB_FRONT_DOOR", door.url)
+            lam = _function(remote, "rv-url")
+            lam.create_function_url_config(FunctionName="rv-url", AuthType="NONE")
+            lam.add_permission(FunctionName="rv-url", StatementId="url", Action="lambda:InvokeFunctionUrl",
+                               Principal="*", FunctionUrlAuthType="NONE")
+            lam.add_permission(FunctionName="rv-url", StatementId="invoke", Action="lambda:InvokeFunction",
+                               Principal="*", InvokedViaFunctionUrl=True)
+            url = remote.function_url("rv-url")
+            assert url == f"{door.url}/lambda-url/rv-url/"
+            reply = requests.post(url, json={"n": 2}, timeout=30)
+            assert reply.status_code == 200 and reply.json() == {"ok": True}  # a dict without statusCode: 200
+            assert remote.rest_api_url("abc123", "prod") == f"{door.url}/restapis/abc123/prod"
+        finally:
+            door.stop()
+
     def test_wait_for_iam_retries_until_the_permission_arrives(self, remote):
         lam = _function(remote, "rv-iam")
         sqs, iam = boto3.client("sqs"), boto3.client("iam")

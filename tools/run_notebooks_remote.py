@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,23 +25,25 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def _start_server(home: Path) -> tuple[subprocess.Popen, str, str]:
     env = {**os.environ, "LAMBDA_LAB_HOME": str(home)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "standin_account.py"), "--port", "0"],
                             stdout=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline()
-    if " at " not in line:
+    found = re.search(r" at (\S+) \(APIs and function URLs at (\S+)\)", line)
+    if found is None:
         proc.kill()
         raise SystemExit(f"the stand-in account did not start: {line!r}")
-    return proc, line.rsplit(" at ", 1)[1].strip()
+    return proc, found.group(1), found.group(2)
 
 
-def run(path: Path, url: str, home: Path, timeout: int) -> list[str]:
+def run(path: Path, url: str, door: str, home: Path, timeout: int) -> list[str]:
     """The errors of the cells that raised and were not meant to."""
     notebook = nbformat.read(path, as_version=4)
     env_cell = nbformat.v4.new_code_cell(
         "import os\n"
         f"os.environ.update(LAMBDA_LAB_BACKEND='endpoint', AWS_ENDPOINT_URL={url!r}, LAMBDA_LAB_HOME={str(home)!r},"
+        f" LAMBDA_LAB_FRONT_DOOR={door!r},"
         " AWS_ACCESS_KEY_ID='standin', AWS_SECRET_ACCESS_KEY='standin', AWS_DEFAULT_REGION='us-east-1')")
     notebook.cells.insert(0, env_cell)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
@@ -67,12 +70,12 @@ def main() -> int:
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"lambda-lab-remote-{os.getpid()}"
     home.mkdir(parents=True, exist_ok=True)
-    server, url = _start_server(home)
+    server, url, door = _start_server(home)
     failed = 0
     try:
         for path in paths:
             start = time.time()
-            errors = run(path, url, home, args.timeout)
+            errors = run(path, url, door, home, args.timeout)
             failed += bool(errors)
             print(f"{'FAIL' if errors else 'ok  '} {path.name} ({time.time() - start:.0f} s)", flush=True)
             for error in errors:

@@ -4,7 +4,8 @@
 
 Then, in another terminal or a notebook's environment:
 
-    LAMBDA_LAB_BACKEND=endpoint AWS_ENDPOINT_URL=http://127.0.0.1:5000 ./run.py lab
+    LAMBDA_LAB_BACKEND=endpoint AWS_ENDPOINT_URL=http://127.0.0.1:5000 LAMBDA_LAB_FRONT_DOOR=<its second URL> \
+        ./run.py lab
 
 Every lesson then talks to it as to a remote account: over HTTP, with the views rebuilt from CloudWatch Logs
 and deliveries, and with `lab.cleanup()` removing only what the lab made. It is what
@@ -29,7 +30,7 @@ ACCOUNT = "123456789012"  # moto's default account
 
 
 def start(port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    """Start the server (and the lab's runtime under it); return it and its URL."""
+    """Start the server (and the lab's runtime under it); return it and its URL. See front_door() for URLs."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -43,12 +44,23 @@ def start(port: int = 0) -> tuple[ThreadedMotoServer, str]:
     return server, url
 
 
+def front_door(engine):
+    """Where the account's APIs and function URLs answer: the lab's front door, in this process (AWS's
+    hostnames do not resolve here). Labs find it through LAMBDA_LAB_FRONT_DOOR, as lab.rest_api_url() etc. say."""
+    from lambda_lab.service._front_door import FrontDoor
+
+    signer = {"AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"]}
+    return FrontDoor(clock=engine.service.clock,
+                     credentials=lambda: [signer, engine.credentials, *engine.execution_credentials.sessions()])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     server, url = start(args.port)
-    print(f"stand-in account {ACCOUNT} at {url}", flush=True)
+    door = front_door(lambda_lab._install._active)
+    print(f"stand-in account {ACCOUNT} at {url} (APIs and function URLs at {door.url})", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
@@ -56,6 +68,7 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        door.stop()
         lambda_lab.uninstall()
         server.stop()
 
