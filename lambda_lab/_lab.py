@@ -37,22 +37,6 @@ _TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [{
 DEFAULT_BUDGET_USD = 0.10  # per sweep or load test on a real account, unless the learner sets another
 
 
-class _DoorAt:
-    """The front door's URL scheme at another address: a stand-in account's (see tools/standin_account.py)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def rest_api_url(self, api_id: str, stage: str) -> str:
-        return f"{self.url}/restapis/{api_id}/{stage}"
-
-    def http_api_url(self, api_id: str, stage: str = "$default") -> str:
-        return f"{self.url}/httpapis/{api_id}" + ("" if stage == "$default" else f"/{stage}")
-
-    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
-        return f"{self.url}/lambda-url/{function_name}" + (f":{qualifier}" if qualifier else "") + "/"
-
-
 class CostGuardError(RuntimeError):
     """A sweep or load test on a real account would cost more than the lab's budget allows."""
 
@@ -291,7 +275,11 @@ class Lab:
         if self.front_door:
             return self.front_door
         url = os.environ.get("LAMBDA_LAB_FRONT_DOOR") if self.backend == "endpoint" else None
-        return _DoorAt(url.rstrip("/")) if url else None
+        if not url:
+            return None
+        from .service._front_door import DoorUrls
+
+        return DoorUrls(url.rstrip("/"))
 
     def rest_api_url(self, api_id: str, stage: str) -> str:
         """Where a REST API's stage answers: `requests.get(url + "/hello")`."""

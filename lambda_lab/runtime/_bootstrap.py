@@ -202,7 +202,8 @@ def _json_stack(tb):
 class _ProvidedModulesOnly:
     """Refuse third-party modules the Lambda runtime would not have, unless the package brings them.
 
-    A meta path finder needs only find_spec: importlib.abc would add ~9 ms to every cold start.
+    A meta path finder needs only find_spec: importlib.abc (it imports importlib.resources, tempfile and typing)
+    would add ~15 ms of CPU to every cold start.
     """
 
     def __init__(self, package_paths):

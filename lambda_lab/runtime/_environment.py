@@ -35,7 +35,7 @@ def launch_command(runtime: str, task_root: Path, opt_dir: Path | None, isolate_
     """The worker's command line for a function's runtime; every worker speaks the same frames."""
     if runtime.startswith("python") or not runtime:
         # Isolated imports reach only the SDK in site-packages, which needs no .pth file: skipping site's start-up
-        # (and the import hooks of editable installs it runs) saves about 12 ms of CPU per cold start
+        # (and the import hooks of editable installs it runs) saves a few ms of CPU per cold start
         flags = ["-I", "-S"] if isolate_imports else ["-I"]
         args = [sys.executable, *flags, str(BOOTSTRAP), str(task_root), "1" if isolate_imports else "0"]
         if opt_dir is not None:  # layers: /opt/python, then its site-packages, as Lambda's PYTHONPATH has them

@@ -77,7 +77,26 @@ class _Answer(Exception):
         self.reply = reply
 
 
-class FrontDoor:
+class DoorUrls:
+    """The front door's addresses at `url`: the local lab's own, or a stand-in account's (LAMBDA_LAB_FRONT_DOOR)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def rest_api_url(self, api_id: str, stage: str) -> str:
+        """Where a REST API's stage answers: append the resource path, e.g. + '/hello?name=Ada'."""
+        return f"{self.url}/restapis/{api_id}/{stage}"
+
+    def http_api_url(self, api_id: str, stage: str = "$default") -> str:
+        """Where an HTTP API's stage answers; the $default stage has no stage segment, as on AWS."""
+        return f"{self.url}/httpapis/{api_id}" + ("" if stage == "$default" else f"/{stage}")
+
+    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
+        """A function's URL (with the trailing slash AWS's FunctionUrl has)."""
+        return f"{self.url}/lambda-url/{function_name}" + (f":{qualifier}" if qualifier else "") + "/"
+
+
+class FrontDoor(DoorUrls):
     """API Gateway and function URLs in front of the lab's functions, on http://127.0.0.1:<free port>.
 
     `integration_timeout` (seconds) caps how long API Gateway waits for a function, in place of the 29 s (REST)
@@ -110,19 +129,6 @@ class FrontDoor:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # stop() waits one poll
                                         name="lambda-lab-front-door", daemon=True)
         self._thread.start()
-
-    # -- addresses -------------------------------------------------------------------------------------------
-    def rest_api_url(self, api_id: str, stage: str) -> str:
-        """Where a REST API's stage answers: append the resource path, e.g. + '/hello?name=Ada'."""
-        return f"{self.url}/restapis/{api_id}/{stage}"
-
-    def http_api_url(self, api_id: str, stage: str = "$default") -> str:
-        """Where an HTTP API's stage answers; the $default stage has no stage segment, as on AWS."""
-        return f"{self.url}/httpapis/{api_id}" + ("" if stage == "$default" else f"/{stage}")
-
-    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
-        """A function's URL (with the trailing slash AWS's FunctionUrl has)."""
-        return f"{self.url}/lambda-url/{function_name}" + (f":{qualifier}" if qualifier else "") + "/"
 
     @property
     def last_refusal(self) -> Refusal | None:
