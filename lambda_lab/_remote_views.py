@@ -248,9 +248,11 @@ class RemoteViews:
     def wait_for_async(self, timeout: float | None, progress: bool = True) -> None:
         """Poll logs and record queues until every event sent since the last wait has ended, or the timeout."""
         start = time.monotonic()
+        drained = self._drain_mapped_queues(start + (SETTLE_WAIT_S if timeout == "auto" else timeout or 3600),
+                                            progress)
         pending = [i for i in self.sent if i not in self._settled]
         if not pending:
-            if progress:
+            if progress and not drained:
                 print("lab.wait_for_async(): no asynchronous invocations sent since the last wait.")
             return
         auto = timeout == "auto"
@@ -283,6 +285,42 @@ class RemoteViews:
                 return
             wait_s = 1 if self._records or expected else 0
             time.sleep(max(0.0, POLL_S - wait_s - (time.monotonic() - start - elapsed)))
+
+    def _drain_mapped_queues(self, deadline: float, progress: bool) -> bool:
+        """Wait until the SQS queues that this lab's functions' mappings poll hold no message, visible or in
+        flight (the pollers have handed every message to a function, which then deleted it), or the deadline.
+        Returns whether there was any such queue to wait for."""
+        mine = {ident for kind, ident in self._lab.created if kind == "function"}
+        lam = boto3.client("lambda", region_name=self._lab.region)
+        sqs = boto3.client("sqs", region_name=self._lab.region)
+        queues = []
+        for page in lam.get_paginator("list_event_source_mappings").paginate():
+            for mapping in page["EventSourceMappings"]:
+                source = mapping.get("EventSourceArn", "").split(":")
+                if (len(source) == 6 and source[2] == "sqs" and mapping["FunctionArn"].split(":")[6] in mine
+                        and mapping.get("State") in ("Creating", "Enabling", "Enabled", "Updating")):
+                    try:
+                        queues.append(sqs.get_queue_url(QueueName=source[5], QueueOwnerAWSAccountId=source[4])["QueueUrl"])
+                    except ClientError:  # the queue is gone: nothing to wait for
+                        pass
+        if not queues:
+            return False
+        while True:
+            left = 0
+            for url in queues:
+                try:
+                    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+                except ClientError:
+                    continue
+                left += sum(int(v) for v in counts.values())
+            if progress:
+                print(f"\rlab.wait_for_async(): {left} message(s) left in queues the mappings poll", end="", flush=True)
+            if left == 0 or time.monotonic() >= deadline:
+                if progress:
+                    print()
+                return True
+            time.sleep(POLL_S)
 
     def _expected_deliveries(self) -> dict[tuple[str, str], bool]:
         """(function, kind) pairs that have an SQS destination or DLQ: such an event ends when its record lands."""

@@ -232,6 +232,24 @@ class TestOnAnEndpoint:
         finally:
             door.stop()
 
+    def test_wait_for_async_waits_for_the_queues_this_labs_mappings_poll(self, remote):
+        """A message sent to a mapped queue ends in the function: wait_for_async returns once the queue is empty."""
+        remote.allow("AWSLambdaSQSQueueExecutionRole")
+        lam, sqs = _function(remote, "rv-mapped"), boto3.client("sqs")
+        url = sqs.create_queue(QueueName="rv-mapped-in")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lam.create_event_source_mapping(FunctionName="rv-mapped", EventSourceArn=arn, BatchSize=10)
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": json.dumps({"n": n})}
+                                                      for n in range(3)])
+        output = io.StringIO()
+        with redirect_stdout(output):
+            remote.wait_for_async()
+        assert "left in queues the mappings poll" in output.getvalue()
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert counts["ApproximateNumberOfMessages"] == counts["ApproximateNumberOfMessagesNotVisible"] == "0"
+        ran = _poll(lambda: [i for i in remote.invocations if i.function_name == "rv-mapped"], lambda r: len(r) >= 1)
+        assert ran and all("working on" in i.result.log for i in ran)
+
     def test_wait_for_iam_retries_until_the_permission_arrives(self, remote):
         lam = _function(remote, "rv-iam")
         sqs, iam = boto3.client("sqs"), boto3.client("iam")
