@@ -27,6 +27,7 @@ from .service._async import AsyncEvent, Attempt
 LOOKBACK_MS = 120_000  # CloudWatch Logs may ingest a line after a later one: read the last 2 minutes again
 RETRY_WAIT_S = 200.0  # AWS retries a failed event about 1 and then 2 minutes later (plus delivery)
 SETTLE_WAIT_S = 30.0  # what wait_for_async allows when no retry is pending
+PROVISIONED_WAIT_S = 300.0  # AWS allocates provisioned concurrency in a minute or two
 POLL_S = 2.0
 _START = re.compile(r"^START RequestId: (\S+)(?: Version: (\S+))?")
 _REPORT = re.compile(r"^REPORT RequestId: (\S+)")
@@ -61,9 +62,11 @@ class RemoteViews:
         self._cursor: dict[str, int] = {}  # log group -> latest timestamp read (ms)
         self._records: dict[str, tuple[str, str, dict]] = {}  # SQS MessageId -> (kind, queue arn, record)
         self.sent: dict[str, dict] = {}  # async request id -> function, qualifier, payload, sent_at
+        self.synchronous: set[str] = set()  # request ids of this kernel's RequestResponse invokes
         self._settled: set[str] = set()  # request ids an earlier wait_for_async saw finish
         self._targets: dict[str, tuple[str, str]] = {}  # the record queues async_events last read
         self._session = None
+        self._last_wait = time.time()  # stream mappings made after this are waited for (their first batch)
 
     # -- what this kernel sends asynchronously ------------------------------------------------------
     def attach(self, session) -> None:
@@ -87,7 +90,15 @@ class RemoteViews:
 
     def _note(self, http_response, parsed, model, context=None, **_) -> None:
         params = (context or {}).get("lambda_lab_invoke")
-        if params is None or (model.name == "Invoke" and params.get("InvocationType") != "Event"):
+        if params is None:
+            return
+        if model.name == "Invoke" and params.get("InvocationType", "RequestResponse") == "RequestResponse":
+            request_id = ((parsed or {}).get("ResponseMetadata", {}).get("RequestId") or "").split(",")[0].strip()
+            if request_id:  # this kernel's own synchronous call: the logs do not say so, the response did
+                with self._lock:
+                    self.synchronous.add(request_id)
+            return
+        if model.name == "Invoke" and params.get("InvocationType") != "Event":
             return
         if (parsed or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") != 202:
             return
@@ -114,9 +125,10 @@ class RemoteViews:
         for name, group, architecture in self._groups(function_name):
             for stream, lines in self._streams(group).items():
                 found += _parse_stream(lines, name, group, stream, architecture)
-        asynchronous = set(self.sent)
-        for inv in found:
-            inv.invocation_type = "Event" if inv.request_id in asynchronous else None  # None: not in the logs
+        asynchronous, synchronous = set(self.sent), set(self.synchronous)
+        for inv in found:  # what this kernel sent says how; the logs never do (None: a service's, or another's)
+            inv.invocation_type = ("Event" if inv.request_id in asynchronous else
+                                   "RequestResponse" if inv.request_id in synchronous else None)
         return sorted(found, key=lambda i: i.result.invoked_at)  # START lines: the order the events ran in
 
     def environments(self, function_name: str | None = None) -> list[RemoteEnvironment]:
@@ -248,11 +260,17 @@ class RemoteViews:
     def wait_for_async(self, timeout: float | None, progress: bool = True) -> None:
         """Poll logs and record queues until every event sent since the last wait has ended, or the timeout."""
         start = time.monotonic()
-        drained = self._drain_mapped_queues(start + (SETTLE_WAIT_S if timeout == "auto" else timeout or 3600),
-                                            progress)
+
+        def until(auto_s: float) -> float:
+            return start + (auto_s if timeout == "auto" else 3600.0 if timeout is None else float(timeout))
+
+        since, self._last_wait = self._last_wait, time.time()
+        waited = self._drain_mapped_queues(until(SETTLE_WAIT_S), progress)
+        waited |= self._wait_first_stream_batches(since, until(SETTLE_WAIT_S), progress)
+        waited |= self._wait_provisioned(until(PROVISIONED_WAIT_S), progress)
         pending = [i for i in self.sent if i not in self._settled]
         if not pending:
-            if progress and not drained:
+            if progress and not waited:
                 print("lab.wait_for_async(): no asynchronous invocations sent since the last wait.")
             return
         auto = timeout == "auto"
@@ -285,6 +303,58 @@ class RemoteViews:
                 return
             wait_s = 1 if self._records or expected else 0
             time.sleep(max(0.0, POLL_S - wait_s - (time.monotonic() - start - elapsed)))
+
+    def _wait_first_stream_batches(self, since: float, deadline: float, progress: bool) -> bool:
+        """Wait until each stream mapping of this lab's functions made since `since` has invoked its function once
+        (a REPORT line after the mapping's creation), or the deadline. Later batches of an older mapping are not
+        awaited: nothing on AWS says records are still to come."""
+        mine = {ident for kind, ident in self._lab.created if kind == "function"}
+        lam = boto3.client("lambda", region_name=self._lab.region)
+        new = []
+        for page in lam.get_paginator("list_event_source_mappings").paginate():
+            for mapping in page["EventSourceMappings"]:
+                service = mapping.get("EventSourceArn", "").split(":")[2:3]
+                function = mapping["FunctionArn"].split(":")[6]
+                made = mapping.get("LastModified")
+                if (service in (["dynamodb"], ["kinesis"]) and function in mine and made is not None
+                        and made.timestamp() >= since - 1 and mapping.get("State") != "Disabled"):
+                    new.append((function, made.timestamp()))
+        if not new:
+            return False
+        while True:
+            left = [f for f, made in new
+                    if not any(i.result.invoked_at and i.result.invoked_at >= made - 1 for i in self.invocations(f))]
+            if progress:
+                print(f"\rlab.wait_for_async(): {len(left)} new stream mapping(s) yet to invoke", end="", flush=True)
+            if not left or time.monotonic() >= deadline:
+                if progress:
+                    print()
+                return True
+            time.sleep(POLL_S)
+
+    def _wait_provisioned(self, deadline: float, progress: bool) -> bool:
+        """Wait until no provisioned concurrency config of this lab's functions is IN_PROGRESS, or the deadline."""
+        lam = boto3.client("lambda", region_name=self._lab.region)
+        mine = sorted({ident for kind, ident in self._lab.created if kind == "function"})
+        waited = False
+        while True:
+            busy = []
+            for name in mine:
+                try:
+                    configs = lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
+                except ClientError:  # the function is gone
+                    continue
+                busy += [c["FunctionArn"] for c in configs if c.get("Status") == "IN_PROGRESS"]
+            if busy:
+                waited = True
+                if progress:
+                    print(f"\rlab.wait_for_async(): {len(busy)} provisioned concurrency config(s) still IN_PROGRESS "
+                          "(AWS takes a minute or two)", end="", flush=True)
+            if not busy or time.monotonic() >= deadline:
+                if progress and waited:
+                    print()
+                return waited
+            time.sleep(POLL_S)
 
     def _drain_mapped_queues(self, deadline: float, progress: bool) -> bool:
         """Wait until the SQS queues that this lab's functions' mappings poll hold no message, visible or in

@@ -1,5 +1,6 @@
 """A handler really runs: return values, context, environment, logs, cold and warm starts."""
 
+import base64
 import json
 import math
 import re
@@ -338,3 +339,12 @@ def test_invocation_history_keeps_measured_and_modelled_figures(lab, lam, make_f
     assert result.cpu_ms > 0 and result.wall_ms > 0
     # at 128 MB a CPU-bound handler gets 128/1769 of a vCPU, so the modelled duration is far above the wall time
     assert result.duration_ms > 5 * result.cpu_ms
+
+
+def test_a_synchronous_responses_request_id_is_the_invocations(lab, lam, make_function):
+    """AWS answers an Invoke with the request id that START, END and REPORT carry; callers match logs by it."""
+    name = make_function("def handler(e, c):\n    return c.aws_request_id\n")
+    response = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    request_id = json.loads(response["Payload"].read())
+    assert response["ResponseMetadata"]["RequestId"] == request_id
+    assert REPORT.search(base64.b64decode(response["LogResult"]).decode()).group("id") == request_id

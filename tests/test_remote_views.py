@@ -103,6 +103,7 @@ class TestOnAnEndpoint:
             assert max(1, math.ceil(shown - 0.01)) <= result.billed_ms <= max(1, math.ceil(shown + 0.01))
             assert result.log_group == "/aws/lambda/rv-hello" and "START RequestId: " + inv.request_id in result.log
         assert [i.executed_version for i in runs] == ["$LATEST"] * 3 + [version, "$LATEST"]
+        assert [i.invocation_type for i in runs] == ["RequestResponse"] * 5  # this kernel's calls, from the responses
         assert [i.result.cold for i in runs] == [True, False, False, True, False]  # a new version, a new environment
         assert runs[0].started_at <= runs[0].result.invoked_at  # a cold start's clock starts before its init
         assert not any(i.failed for i in runs[:4])
@@ -249,6 +250,7 @@ class TestOnAnEndpoint:
         assert counts["ApproximateNumberOfMessages"] == counts["ApproximateNumberOfMessagesNotVisible"] == "0"
         ran = _poll(lambda: [i for i in remote.invocations if i.function_name == "rv-mapped"], lambda r: len(r) >= 1)
         assert ran and all("working on" in i.result.log for i in ran)
+        assert {i.invocation_type for i in ran} == {None}  # the poller's calls: the logs do not say how
 
     def test_wait_for_iam_retries_until_the_permission_arrives(self, remote):
         lam = _function(remote, "rv-iam")

@@ -113,7 +113,8 @@ class LambdaService:
             event = self.queue.submit(target, version, payload, None, request_id)
             return Reply(202, {"x-amzn-RequestId": event.request_id}, b"")
         result = self.run(target, version, payload, context, "RequestResponse", trace_header=trace_header)
-        headers = {"X-Amz-Executed-Version": version}
+        # as on AWS, the response's request id is the invocation's (the one in START, END and REPORT)
+        headers = {"X-Amz-Executed-Version": version, "x-amzn-RequestId": result.request_id}
         body = result.payload
         if len(body) > SYNC_PAYLOAD_LIMIT:
             body = json.dumps({"errorMessage": "Response payload size exceeded maximum allowed payload size "

@@ -9,6 +9,7 @@ from urllib.parse import quote_plus, unquote, unquote_plus
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
+from moto.core.responses import BaseResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from .. import _logging_config as logging_config
@@ -376,7 +377,17 @@ def _error_reply(error: ServiceError):
     return error.status, headers, json.dumps(body)
 
 
+def _enrich_keeping_the_invocations_id(headers: dict, body):
+    """moto gives every response a random x-amzn-RequestId; an Invoke's is the invocation's own, as on AWS."""
+    invocation = headers.pop("x-amzn-RequestId", None)
+    headers, body = BaseResponse._enrich_response(headers, body)
+    if invocation:
+        headers["x-amzn-requestid"] = invocation
+    return headers, body
+
+
 PATCHES = {
+    (LambdaResponse, "_enrich_response"): staticmethod(_enrich_keeping_the_invocations_id),
     (LambdaResponse, "call_action"): _call_action,
     (LambdaResponse, "invoke"): _http_invoke,
     (LambdaBackend, "invoke"): _backend_invoke,
