@@ -62,7 +62,8 @@ class RemoteViews:
         self._cursor: dict[str, int] = {}  # log group -> latest timestamp read (ms)
         self._records: dict[str, tuple[str, str, dict]] = {}  # SQS MessageId -> (kind, queue arn, record)
         self.sent: dict[str, dict] = {}  # async request id -> function, qualifier, payload, sent_at
-        self.synchronous: set[str] = set()  # request ids of this kernel's RequestResponse invokes
+        self.synchronous: dict[str, str | None] = {}  # this kernel's RequestResponse invokes: id -> qualifier
+        self._pushes: list[tuple[str, float]] = []  # (topic ARN, when) of this kernel's SNS publishes
         self._settled: set[str] = set()  # request ids an earlier wait_for_async saw finish
         self._targets: dict[str, tuple[str, str]] = {}  # the record queues async_events last read
         self._session = None
@@ -85,8 +86,17 @@ class RemoteViews:
     def _hooks(self):
         return (("before-parameter-build.lambda.Invoke", _keep_params, "lambda-lab-remote-params"),
                 ("before-parameter-build.lambda.InvokeAsync", _keep_params, "lambda-lab-remote-params-async"),
+                ("before-parameter-build.sns.Publish", _keep_publish, "lambda-lab-remote-params-publish"),
                 ("after-call.lambda.Invoke", self._note, "lambda-lab-remote-async"),
+                ("after-call.sns.Publish", self._note_publish, "lambda-lab-remote-publish"),
                 ("after-call.lambda.InvokeAsync", self._note, "lambda-lab-remote-async-old"))
+
+    def _note_publish(self, http_response, parsed, model, context=None, **_) -> None:
+        """An SNS publish by this kernel: wait_for_async waits for the functions subscribed to its topic."""
+        topic = ((context or {}).get("lambda_lab_publish") or {}).get("TopicArn")
+        if topic and (parsed or {}).get("MessageId"):
+            with self._lock:
+                self._pushes.append((topic, time.time()))
 
     def _note(self, http_response, parsed, model, context=None, **_) -> None:
         params = (context or {}).get("lambda_lab_invoke")
@@ -96,7 +106,8 @@ class RemoteViews:
             request_id = ((parsed or {}).get("ResponseMetadata", {}).get("RequestId") or "").split(",")[0].strip()
             if request_id:  # this kernel's own synchronous call: the logs do not say so, the response did
                 with self._lock:
-                    self.synchronous.add(request_id)
+                    self.synchronous[request_id] = _split_name(params.get("FunctionName", ""),
+                                                               params.get("Qualifier"))[1]
             return
         if model.name == "Invoke" and params.get("InvocationType") != "Event":
             return
@@ -125,10 +136,14 @@ class RemoteViews:
         for name, group, architecture in self._groups(function_name):
             for stream, lines in self._streams(group).items():
                 found += _parse_stream(lines, name, group, stream, architecture)
-        asynchronous, synchronous = set(self.sent), set(self.synchronous)
+        asynchronous, synchronous = dict(self.sent), dict(self.synchronous)
         for inv in found:  # what this kernel sent says how; the logs never do (None: a service's, or another's)
             inv.invocation_type = ("Event" if inv.request_id in asynchronous else
                                    "RequestResponse" if inv.request_id in synchronous else None)
+            if inv.request_id in synchronous:  # the alias or version it named, which the logs do not keep
+                inv.qualifier = synchronous[inv.request_id]
+            elif inv.request_id in asynchronous:
+                inv.qualifier = asynchronous[inv.request_id]["qualifier"]
         return sorted(found, key=lambda i: i.result.invoked_at)  # START lines: the order the events ran in
 
     def environments(self, function_name: str | None = None) -> list[RemoteEnvironment]:
@@ -268,6 +283,7 @@ class RemoteViews:
         waited = self._drain_mapped_queues(until(SETTLE_WAIT_S), progress)
         waited |= self._wait_first_stream_batches(since, until(SETTLE_WAIT_S), progress)
         waited |= self._wait_provisioned(until(PROVISIONED_WAIT_S), progress)
+        waited |= self._wait_pushed(until(SETTLE_WAIT_S), progress)
         pending = [i for i in self.sent if i not in self._settled]
         if not pending:
             if progress and not waited:
@@ -326,6 +342,39 @@ class RemoteViews:
                     if not any(i.result.invoked_at and i.result.invoked_at >= made - 1 for i in self.invocations(f))]
             if progress:
                 print(f"\rlab.wait_for_async(): {len(left)} new stream mapping(s) yet to invoke", end="", flush=True)
+            if not left or time.monotonic() >= deadline:
+                if progress:
+                    print()
+                return True
+            time.sleep(POLL_S)
+
+    def _wait_pushed(self, deadline: float, progress: bool) -> bool:
+        """Wait until each function of this lab subscribed to a topic this kernel published to has run after the
+        publish (a REPORT line), or the deadline."""
+        with self._lock:
+            pushes, self._pushes = self._pushes, []
+        if not pushes:
+            return False
+        mine = {ident for kind, ident in self._lab.created if kind == "function"}
+        sns = boto3.client("sns", region_name=self._lab.region)
+        expected = []
+        for topic, at in pushes:
+            try:
+                subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+            except ClientError:
+                continue
+            for sub in subscriptions:
+                parts = sub.get("Endpoint", "").split(":")
+                if sub.get("Protocol") == "lambda" and len(parts) > 6 and parts[6] in mine:
+                    expected.append((parts[6], at))
+        if not expected:
+            return False
+        while True:
+            left = [f for f, at in expected
+                    if not any(i.result.invoked_at and i.result.invoked_at >= at - 1 for i in self.invocations(f))]
+            if progress:
+                print(f"\rlab.wait_for_async(): {len(left)} SNS delivery(ies) to functions yet to run", end="",
+                      flush=True)
             if not left or time.monotonic() >= deadline:
                 if progress:
                     print()
@@ -421,6 +470,12 @@ def _keep_params(params, context=None, **_) -> None:
     """before-parameter-build: keep the Invoke's parameters for the after-call hook."""
     if context is not None:
         context["lambda_lab_invoke"] = dict(params)
+
+
+def _keep_publish(params, context=None, **_) -> None:
+    """before-parameter-build: keep the Publish's parameters for the after-call hook."""
+    if context is not None:
+        context["lambda_lab_publish"] = dict(params)
 
 
 def _split_name(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
