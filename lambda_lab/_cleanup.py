@@ -15,10 +15,11 @@ from botocore.exceptions import ClientError
 from ._recorder import TAG_LAB
 
 # dependants before what they depend on: mappings and rules before functions, functions before roles
-_ORDER = ("event-source-mapping", "rule", "rest-api", "http-api", "function", "layer-version", "queue", "topic",
-          "table", "stream", "bucket", "kms-key", "policy", "role")
+_ORDER = ("stack", "alarm", "event-source-mapping", "rule", "rest-api", "http-api", "function", "layer-version",
+          "queue", "topic", "table", "stream", "bucket", "secret", "parameter", "kms-key", "policy", "role")
 _GONE = ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue",
-         "QueueDoesNotExist", "NotFoundException", "NotFound", "ResourceNotFound", "InvalidParameter", "404")
+         "QueueDoesNotExist", "NotFoundException", "NotFound", "ResourceNotFound", "InvalidParameter", "404",
+         "ParameterNotFound")
 
 
 def cleanup(recorder, region: str, keep: tuple[tuple[str, str], ...] | None = None) -> list[tuple[str, str]]:
@@ -118,6 +119,21 @@ def _table_tags(name: str, region: str) -> dict[str, str]:
     return _pairs(ddb.list_tags_of_resource(ResourceArn=arn)["Tags"])
 
 
+def _alarm_tags(name: str, region: str) -> dict[str, str]:
+    cloudwatch = _client("cloudwatch", region)
+    alarms = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    if not alarms:
+        raise ClientError({"Error": {"Code": "ResourceNotFound", "Message": name}}, "DescribeAlarms")
+    return _pairs(cloudwatch.list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"])["Tags"])
+
+
+def _stack(name: str, region: str) -> None:
+    """Delete the stack and wait: its functions, roles and alarms go with it, before the lab's own are removed."""
+    cfn = _client("cloudformation", region)
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 2, "MaxAttempts": 300})
+
+
 _TAGS = {
     "function": lambda name, r: _client("lambda", r).get_function(FunctionName=name).get("Tags") or {},
     "event-source-mapping": _mapping_tags,
@@ -132,6 +148,12 @@ _TAGS = {
     "rest-api": lambda api, r: _client("apigateway", r).get_rest_api(restApiId=api).get("tags") or {},
     "http-api": lambda api, r: _client("apigatewayv2", r).get_api(ApiId=api).get("Tags") or {},
     "kms-key": lambda key, r: _pairs(_client("kms", r).list_resource_tags(KeyId=key)["Tags"], "TagKey", "TagValue"),
+    "stack": lambda name, r: _pairs(_client("cloudformation", r).describe_stacks(StackName=name)["Stacks"][0]
+                                    .get("Tags") or []),
+    "alarm": _alarm_tags,
+    "secret": lambda arn, r: _pairs(_client("secretsmanager", r).describe_secret(SecretId=arn).get("Tags") or []),
+    "parameter": lambda name, r: _pairs(_client("ssm", r).list_tags_for_resource(
+        ResourceType="Parameter", ResourceId=name)["TagList"]),
 }
 
 
@@ -199,4 +221,9 @@ _REMOVE = {
     "rest-api": lambda api, r: _client("apigateway", r).delete_rest_api(restApiId=api),
     "http-api": lambda api, r: _client("apigatewayv2", r).delete_api(ApiId=api),
     "kms-key": lambda key, r: _client("kms", r).schedule_key_deletion(KeyId=key, PendingWindowInDays=7),
+    "stack": _stack,
+    "alarm": lambda name, r: _client("cloudwatch", r).delete_alarms(AlarmNames=[name]),
+    # at once, not after AWS's 7-30 day recovery window: the course's secrets are examples
+    "secret": lambda arn, r: _client("secretsmanager", r).delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True),
+    "parameter": lambda name, r: _client("ssm", r).delete_parameter(Name=name),
 }

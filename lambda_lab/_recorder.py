@@ -41,6 +41,10 @@ _CREATES = {
     ("apigateway", "CreateRestApi"): ("rest-api", lambda p, r: r["id"]),
     ("apigatewayv2", "CreateApi"): ("http-api", lambda p, r: r["ApiId"]),
     ("kms", "CreateKey"): ("kms-key", lambda p, r: r["KeyMetadata"]["KeyId"]),
+    ("cloudformation", "CreateStack"): ("stack", lambda p, r: p["StackName"]),
+    ("cloudwatch", "PutMetricAlarm"): ("alarm", lambda p, r: p["AlarmName"]),
+    ("secretsmanager", "CreateSecret"): ("secret", lambda p, r: r["ARN"]),
+    ("ssm", "PutParameter"): ("parameter", lambda p, r: p["Name"]),
 }
 # where a create request takes tags, and in which shape
 _TAGGABLE = {
@@ -50,11 +54,13 @@ _TAGGABLE = {
     ("iam", "CreatePolicy"): ("Tags", "list"), ("events", "PutRule"): ("Tags", "list"),
     ("kinesis", "CreateStream"): ("Tags", "map"), ("apigateway", "CreateRestApi"): ("tags", "map"),
     ("apigatewayv2", "CreateApi"): ("Tags", "map"), ("kms", "CreateKey"): ("Tags", "kms"),
+    ("cloudformation", "CreateStack"): ("Tags", "list"),  # CloudFormation passes a stack's tags to its resources
+    ("cloudwatch", "PutMetricAlarm"): ("Tags", "list"), ("secretsmanager", "CreateSecret"): ("Tags", "list"),
 }
 # "creates" that answer 200 for a name that already exists (an upsert for PutRule): only a look first tells
 # whether the call made something, and what existed before the lab is never the lab's to tag or delete
 _MISSING = {"404", "NoSuchBucket", "NotFound", "NotFoundException", "AWS.SimpleQueueService.NonExistentQueue",
-            "QueueDoesNotExist", "ResourceNotFoundException"}
+            "QueueDoesNotExist", "ResourceNotFoundException", "ParameterNotFound"}
 _LOOK = {
     ("s3", "CreateBucket"): lambda c, p, account: c.head_bucket(Bucket=p["Bucket"]),
     ("sqs", "CreateQueue"): lambda c, p, account: c.get_queue_url(QueueName=p["QueueName"]),
@@ -62,7 +68,17 @@ _LOOK = {
         TopicArn=f"arn:{c.meta.partition}:sns:{c.meta.region_name}:{account}:{p['Name']}"),
     ("events", "PutRule"): lambda c, p, account: c.describe_rule(
         Name=p["Name"], **({"EventBusName": p["EventBusName"]} if p.get("EventBusName") else {})),
+    ("cloudwatch", "PutMetricAlarm"): lambda c, p, account: _found(
+        c.describe_alarms(AlarmNames=[p["AlarmName"]])["MetricAlarms"], "DescribeAlarms"),
+    ("ssm", "PutParameter"): lambda c, p, account: c.get_parameter(Name=p["Name"]),  # Overwrite=True updates
 }
+
+
+def _found(items: list, operation: str) -> list:
+    """`items`, or the "not there" error a look expects when a list answers empty instead."""
+    if not items:
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not there"}}, operation)
+    return items
 _HOOKS = (("creating-client-class", "lambda-lab-client"), ("before-parameter-build", "lambda-lab-tags"),
           ("after-call", "lambda-lab-record"))
 _ID = re.compile(r"[0-9a-f]{16}")

@@ -307,3 +307,29 @@ def test_a_notebooks_last_cell_removes_what_that_notebook_made_and_nothing_of_an
         assert lam.list_functions()["Functions"] == []
     finally:
         second.stop()
+
+
+def test_stacks_alarms_and_secrets_the_lab_made_are_cleaned_up_and_an_alarm_it_only_updated_is_not(server):
+    outside_alarm = dict(MetricName="Errors", Namespace="AWS/Lambda", Statistic="Sum", Period=60,
+                         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    _outside(server, "cloudwatch").put_metric_alarm(AlarmName="theirs", **outside_alarm)
+    lab = _lab(server, learner="ada")
+    try:
+        template = json.dumps({"Resources": {"Inbox": {"Type": "AWS::SQS::Queue",
+                                                       "Properties": {"QueueName": "stack-inbox"}}}})
+        cfn = boto3.client("cloudformation")
+        cfn.create_stack(StackName="lab-stack", TemplateBody=template)
+        cfn.get_waiter("stack_create_complete").wait(StackName="lab-stack")
+        cloudwatch = boto3.client("cloudwatch")
+        cloudwatch.put_metric_alarm(AlarmName="mine", **outside_alarm)
+        cloudwatch.put_metric_alarm(AlarmName="theirs", **{**outside_alarm, "Threshold": 5})  # an update of theirs
+        boto3.client("secretsmanager").create_secret(Name="lab/db", SecretString="s3cr3t")
+        removed = {kind for kind, _ in lab.cleanup()}
+        assert {"stack", "alarm", "secret"} <= removed
+        stacks = [s for s in _outside(server, "cloudformation").list_stacks()["StackSummaries"]
+                  if s["StackStatus"] != "DELETE_COMPLETE"]
+        assert stacks == [] and _outside(server, "sqs").list_queues().get("QueueUrls", []) == []  # its queue too
+        assert [a["AlarmName"] for a in _outside(server, "cloudwatch").describe_alarms()["MetricAlarms"]] == ["theirs"]
+        assert _outside(server, "secretsmanager").list_secrets()["SecretList"] == []  # at once, no recovery window
+    finally:
+        lab.stop()

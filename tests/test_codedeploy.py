@@ -376,3 +376,19 @@ def test_update_deployment_group_changes_the_next_deployments_config_and_name(la
     deployment = deploy(cd, app, name + "-renamed", function)
     lab.wait_for_async()
     assert info(cd, deployment)["status"] == "Succeeded" and routing(lam, function) == ("2", {})
+
+
+def test_deleting_a_group_and_an_application(cd, lab):
+    """Stacks delete what they made: moto has neither action; the lab answers as CodeDeploy does."""
+    cd.create_application(applicationName="short-lived", computePlatform="Lambda")
+    name = group(cd, "short-lived", "CodeDeployDefault.LambdaAllAtOnce")
+    assert cd.delete_deployment_group(applicationName="short-lived", deploymentGroupName=name)[
+        "hooksNotCleanedUp"] == []
+    assert cd.list_deployment_groups(applicationName="short-lived")["deploymentGroups"] == []
+    with pytest.raises(cd.exceptions.DeploymentGroupDoesNotExistException):
+        cd.delete_deployment_group(applicationName="short-lived", deploymentGroupName=name)
+    group(cd, "short-lived", "CodeDeployDefault.LambdaAllAtOnce")
+    cd.delete_application(applicationName="short-lived")
+    assert "short-lived" not in cd.list_applications()["applications"]
+    with pytest.raises(cd.exceptions.ApplicationDoesNotExistException):
+        cd.delete_deployment_group(applicationName="short-lived", deploymentGroupName=name)

@@ -5,12 +5,14 @@
 Each notebook runs in a fresh kernel with LAMBDA_LAB_BACKEND=endpoint and AWS_ENDPOINT_URL pointing at
 tools/standin_account.py's server (started here, in its own process). A cell that raises is reported unless the
 notebook tags it `raises-exception` (an error the lesson means to show). Prints one line per notebook and the
-failing cells' errors; exits 1 if any failed. The executed copies are not written back.
+failing cells' errors; after a full run, a final lab.cleanup() and whatever the account still holds. Exits 1 if a
+cell failed or something was left. The executed copies are not written back. CI runs it (.ci/run).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -62,6 +64,52 @@ def run(path: Path, url: str, door: str, home: Path, timeout: int) -> list[str]:
     return errors
 
 
+# after every lesson's own clean-up, a final lab.cleanup() (what a learner runs when done), then what is left
+_LEFTOVERS = """
+import json, boto3, lambda_lab
+lab = lambda_lab.Lab(backend="endpoint", quiet=True)
+lab.cleanup()
+lab.stop()
+region = "us-east-1"
+def c(service):
+    return boto3.client(service, region_name=region)
+kms = c("kms")
+left = {
+    "functions": [f["FunctionName"] for f in c("lambda").list_functions()["Functions"]],
+    "layers": [x["LayerName"] for x in c("lambda").list_layers()["Layers"]],
+    "event source mappings": [m["UUID"] for m in c("lambda").list_event_source_mappings()["EventSourceMappings"]],
+    "queues": c("sqs").list_queues().get("QueueUrls", []),
+    "topics": [t["TopicArn"] for t in c("sns").list_topics()["Topics"]],
+    "tables": c("dynamodb").list_tables()["TableNames"],
+    "buckets": [b["Name"] for b in c("s3").list_buckets()["Buckets"]],
+    "roles": [r["RoleName"] for r in c("iam").list_roles()["Roles"]],
+    "rules": [r["Name"] for r in c("events").list_rules()["Rules"]],
+    "schedules": [x["Name"] for x in c("scheduler").list_schedules()["Schedules"]],
+    "REST APIs": [x["name"] for x in c("apigateway").get_rest_apis()["items"]],
+    "HTTP APIs": [x["Name"] for x in c("apigatewayv2").get_apis()["Items"]],
+    "stacks": [x["StackName"] for x in c("cloudformation").list_stacks()["StackSummaries"]
+               if x["StackStatus"] != "DELETE_COMPLETE"],
+    "KMS keys not scheduled for deletion": [k["KeyId"] for k in kms.list_keys()["Keys"]
+                                            if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
+                                            not in ("PendingDeletion",)],
+    "alarms": [a["AlarmName"] for a in c("cloudwatch").describe_alarms()["MetricAlarms"]],
+    "secrets": [x["Name"] for x in c("secretsmanager").list_secrets()["SecretList"]],
+    "CodeDeploy applications": c("codedeploy").list_applications()["applications"],
+}
+print(json.dumps({kind: names for kind, names in left.items() if names}))
+"""
+
+
+def leftovers(url: str, home: Path) -> dict:
+    """What the account holds after a final lab.cleanup()."""
+    env = {**os.environ, "LAMBDA_LAB_BACKEND": "endpoint", "AWS_ENDPOINT_URL": url, "LAMBDA_LAB_HOME": str(home),
+           "AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, "-c", _LEFTOVERS], env=env, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        return {"(the final clean-up failed)": [result.stderr.strip().splitlines()[-1] if result.stderr else "?"]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -71,7 +119,7 @@ def main() -> int:
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"lambda-lab-remote-{os.getpid()}"
     home.mkdir(parents=True, exist_ok=True)
     server, url, door = _start_server(home)
-    failed = 0
+    failed, left = 0, {}
     try:
         for path in paths:
             start = time.time()
@@ -80,10 +128,15 @@ def main() -> int:
             print(f"{'FAIL' if errors else 'ok  '} {path.name} ({time.time() - start:.0f} s)", flush=True)
             for error in errors:
                 print("     " + error.replace("\n", " "), flush=True)
+        left = leftovers(url, home) if not args.notebooks else {}  # a partial run leaves the rest to later ones
+        for kind, names in left.items():
+            print(f"LEFT {kind}: {', '.join(map(str, names[:10]))}", flush=True)
+        if not args.notebooks:
+            print("account empty after clean-up" if not left else "the account is not empty after clean-up")
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return 1 if failed else 0
+    return 1 if failed or left else 0
 
 
 if __name__ == "__main__":

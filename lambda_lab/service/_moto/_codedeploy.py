@@ -26,7 +26,8 @@ __all__ = ["bind", "PATCHES", "ADDED_ACTIONS"]
 # CodeDeploy actions moto 5.2.1 does not have (NotImplementedError): the lab adds them while installed
 ADDED_ACTIONS = ("stop_deployment", "put_lifecycle_event_hook_execution_status", "get_deployment_config",
                  "list_deployment_configs", "create_deployment_config", "delete_deployment_config",
-                 "list_deployment_targets", "get_deployment_target", "update_deployment_group")
+                 "list_deployment_targets", "get_deployment_target", "update_deployment_group",
+                 "delete_deployment_group", "delete_application")
 
 
 def _original(owner, attr):
@@ -160,6 +161,26 @@ def _update_deployment_group(self: CodeDeployResponse) -> str:
         group.deployment_group_name = new_name
         groups[new_name] = groups.pop(name)
     return json.dumps({"hooksNotCleanedUp": []})
+
+
+def _delete_deployment_group(self: CodeDeployResponse) -> str:
+    """Remove a deployment group (moto 5.2.1 lacks it; a stack's deletion needs it)."""
+    application, name = self._get_param("applicationName"), self._get_param("deploymentGroupName")
+    if application not in self.codedeploy_backend.applications:
+        raise JsonRESTError("ApplicationDoesNotExistException", f"No application found for name: {application}")
+    groups = self.codedeploy_backend.deployment_groups.get(application) or {}
+    if name not in groups:
+        raise JsonRESTError("DeploymentGroupDoesNotExistException", f"No Deployment Group found for name: {name}")
+    del groups[name]
+    return json.dumps({"hooksNotCleanedUp": []})
+
+
+def _delete_application(self: CodeDeployResponse) -> str:
+    """Remove an application and its deployment groups (moto 5.2.1 lacks it; a stack's deletion needs it)."""
+    application = self._get_param("applicationName")
+    self.codedeploy_backend.applications.pop(application, None)
+    self.codedeploy_backend.deployment_groups.pop(application, None)
+    return "{}"
 
 
 def _group_to_dict(self: DeploymentGroup) -> dict:
@@ -444,4 +465,6 @@ PATCHES = {
     (CodeDeployResponse, "list_deployment_targets"): _list_deployment_targets,
     (CodeDeployResponse, "get_deployment_target"): _get_deployment_target,
     (CodeDeployResponse, "update_deployment_group"): _update_deployment_group,
+    (CodeDeployResponse, "delete_deployment_group"): _delete_deployment_group,
+    (CodeDeployResponse, "delete_application"): _delete_application,
 }
