@@ -324,7 +324,7 @@ class RemoteViews:
         """Wait until each stream mapping of this lab's functions made since `since` has invoked its function once
         (a REPORT line after the mapping's creation), or the deadline. Later batches of an older mapping are not
         awaited: nothing on AWS says records are still to come."""
-        mine = {ident for kind, ident in self._lab.created if kind == "function"}
+        mine = self._functions_made()
         lam = boto3.client("lambda", region_name=self._lab.region)
         new = []
         for page in lam.get_paginator("list_event_source_mappings").paginate():
@@ -335,18 +335,7 @@ class RemoteViews:
                 if (service in (["dynamodb"], ["kinesis"]) and function in mine and made is not None
                         and made.timestamp() >= since - 1 and mapping.get("State") != "Disabled"):
                     new.append((function, made.timestamp()))
-        if not new:
-            return False
-        while True:
-            left = [f for f, made in new
-                    if not any(i.result.invoked_at and i.result.invoked_at >= made - 1 for i in self.invocations(f))]
-            if progress:
-                print(f"\rlab.wait_for_async(): {len(left)} new stream mapping(s) yet to invoke", end="", flush=True)
-            if not left or time.monotonic() >= deadline:
-                if progress:
-                    print()
-                return True
-            time.sleep(POLL_S)
+        return self._wait_ran_after(new, "new stream mapping(s) yet to invoke", deadline, progress)
 
     def _wait_pushed(self, deadline: float, progress: bool) -> bool:
         """Wait until each function of this lab subscribed to a topic this kernel published to has run after the
@@ -355,7 +344,7 @@ class RemoteViews:
             pushes, self._pushes = self._pushes, []
         if not pushes:
             return False
-        mine = {ident for kind, ident in self._lab.created if kind == "function"}
+        mine = self._functions_made()
         sns = boto3.client("sns", region_name=self._lab.region)
         expected = []
         for topic, at in pushes:
@@ -367,14 +356,21 @@ class RemoteViews:
                 parts = sub.get("Endpoint", "").split(":")
                 if sub.get("Protocol") == "lambda" and len(parts) > 6 and parts[6] in mine:
                     expected.append((parts[6], at))
+        return self._wait_ran_after(expected, "SNS delivery(ies) to functions yet to run", deadline, progress)
+
+    def _functions_made(self) -> set[str]:
+        return {ident for kind, ident in self._lab.created if kind == "function"}
+
+    def _wait_ran_after(self, expected: list[tuple[str, float]], what: str, deadline: float, progress: bool) -> bool:
+        """Wait until each (function, epoch s) has a REPORT line from an invocation that began after it (1 s of
+        clock skew allowed), or the deadline; False when there was nothing to wait for."""
         if not expected:
             return False
         while True:
             left = [f for f, at in expected
                     if not any(i.result.invoked_at and i.result.invoked_at >= at - 1 for i in self.invocations(f))]
             if progress:
-                print(f"\rlab.wait_for_async(): {len(left)} SNS delivery(ies) to functions yet to run", end="",
-                      flush=True)
+                print(f"\rlab.wait_for_async(): {len(left)} {what}", end="", flush=True)
             if not left or time.monotonic() >= deadline:
                 if progress:
                     print()
@@ -384,7 +380,7 @@ class RemoteViews:
     def _wait_provisioned(self, deadline: float, progress: bool) -> bool:
         """Wait until no provisioned concurrency config of this lab's functions is IN_PROGRESS, or the deadline."""
         lam = boto3.client("lambda", region_name=self._lab.region)
-        mine = sorted({ident for kind, ident in self._lab.created if kind == "function"})
+        mine = sorted(self._functions_made())
         waited = False
         while True:
             busy = []
@@ -409,7 +405,7 @@ class RemoteViews:
         """Wait until the SQS queues that this lab's functions' mappings poll hold no message, visible or in
         flight (the pollers have handed every message to a function, which then deleted it), or the deadline.
         Returns whether there was any such queue to wait for."""
-        mine = {ident for kind, ident in self._lab.created if kind == "function"}
+        mine = self._functions_made()
         lam = boto3.client("lambda", region_name=self._lab.region)
         sqs = boto3.client("sqs", region_name=self._lab.region)
         queues = []

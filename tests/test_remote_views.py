@@ -252,6 +252,23 @@ class TestOnAnEndpoint:
         assert ran and all("working on" in i.result.log for i in ran)
         assert {i.invocation_type for i in ran} == {None}  # the poller's calls: the logs do not say how
 
+    def test_wait_for_async_waits_for_the_functions_a_publish_reaches(self, remote):
+        """SNS invokes asynchronously and nothing in its answer says when: wait for the subscribed function's run."""
+        lam, sns = _function(remote, "rv-subscribed"), boto3.client("sns")
+        topic = sns.create_topic(Name="rv-news")["TopicArn"]
+        arn = lam.get_function(FunctionName="rv-subscribed")["Configuration"]["FunctionArn"]
+        lam.add_permission(FunctionName="rv-subscribed", StatementId="sns", Action="lambda:InvokeFunction",
+                           Principal="sns.amazonaws.com", SourceArn=topic)
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+        sent_at = time.time()
+        sns.publish(TopicArn=topic, Message="hello")
+        output = io.StringIO()
+        with redirect_stdout(output):
+            remote.wait_for_async()
+        assert "SNS delivery(ies) to functions yet to run" in output.getvalue()
+        ran = [i for i in remote.invocations if i.function_name == "rv-subscribed"]  # no polling: it has run
+        assert len(ran) == 1 and ran[0].result.invoked_at >= sent_at - 1 and ran[0].invocation_type is None
+
     def test_wait_for_iam_retries_until_the_permission_arrives(self, remote):
         lam = _function(remote, "rv-iam")
         sqs, iam = boto3.client("sqs"), boto3.client("iam")
