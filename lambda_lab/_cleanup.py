@@ -16,10 +16,11 @@ from ._recorder import TAG_LAB
 
 # dependants before what they depend on: mappings and rules before functions, functions before roles
 _ORDER = ("stack", "alarm", "event-source-mapping", "rule", "rest-api", "http-api", "function", "layer-version",
-          "queue", "topic", "table", "stream", "bucket", "secret", "parameter", "kms-key", "policy", "role")
+          "queue", "topic", "table", "stream", "bucket", "secret", "parameter", "security-group", "subnet", "vpc",
+          "kms-key", "policy", "role")
 _GONE = ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue",
          "QueueDoesNotExist", "NotFoundException", "NotFound", "ResourceNotFound", "InvalidParameter", "404",
-         "ParameterNotFound")
+         "ParameterNotFound", "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound")
 
 
 def cleanup(recorder, region: str, keep: tuple[tuple[str, str], ...] | None = None) -> list[tuple[str, str]]:
@@ -34,7 +35,7 @@ def cleanup(recorder, region: str, keep: tuple[tuple[str, str], ...] | None = No
     else:
         tagged = _tagged(recorder.lab_id, region) if recorder.tagging else []
         found = list(recorder.created) + [r for r in tagged if r not in recorder.created]
-    removed, left = [], []
+    removed, left, busy = [], [], []
     for kind, identifier in sorted(found, key=lambda r: _ORDER.index(r[0]) if r[0] in _ORDER else len(_ORDER)):
         try:
             tag = _lab_tag(kind, identifier, region) if recorder.tagging else _UNTAGGABLE  # local: all the lab's
@@ -44,9 +45,16 @@ def cleanup(recorder, region: str, keep: tuple[tuple[str, str], ...] | None = No
                 _REMOVE[kind](identifier, region)
                 removed.append((kind, identifier))
         except ClientError as error:
+            if error.response["Error"]["Code"] == "DependencyViolation":  # still in use: kept for a later clean-up
+                busy.append(f"{kind} {identifier}")
+                continue
             if error.response["Error"]["Code"] not in _GONE:
                 raise
         recorder.forget(kind, identifier)
+    if busy:
+        warnings.warn(f"lab.cleanup() could not delete yet, and kept in its record: {'; '.join(busy)}. AWS keeps a "
+                      "VPC function's network interfaces for up to about 20 minutes after the function is deleted "
+                      "or leaves the VPC: run lab.cleanup() again later.", stacklevel=3)
     if left:
         warnings.warn(f"lab.cleanup() left {len(left)} recorded resource(s) that do not carry this lab's tag "
                       f"lambda-lab={recorder.lab_id}, so may not be this learner's: {'; '.join(left)}. "
@@ -151,6 +159,11 @@ _TAGS = {
     "stack": lambda name, r: _pairs(_client("cloudformation", r).describe_stacks(StackName=name)["Stacks"][0]
                                     .get("Tags") or []),
     "alarm": _alarm_tags,
+    "vpc": lambda vpc, r: _pairs(_client("ec2", r).describe_vpcs(VpcIds=[vpc])["Vpcs"][0].get("Tags") or []),
+    "subnet": lambda subnet, r: _pairs(_client("ec2", r).describe_subnets(SubnetIds=[subnet])["Subnets"][0]
+                                       .get("Tags") or []),
+    "security-group": lambda group, r: _pairs(_client("ec2", r).describe_security_groups(GroupIds=[group])[
+        "SecurityGroups"][0].get("Tags") or []),
     "secret": lambda arn, r: _pairs(_client("secretsmanager", r).describe_secret(SecretId=arn).get("Tags") or []),
     "parameter": lambda name, r: _pairs(_client("ssm", r).list_tags_for_resource(
         ResourceType="Parameter", ResourceId=name)["TagList"]),
@@ -226,4 +239,7 @@ _REMOVE = {
     # at once, not after AWS's 7-30 day recovery window: the course's secrets are examples
     "secret": lambda arn, r: _client("secretsmanager", r).delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True),
     "parameter": lambda name, r: _client("ssm", r).delete_parameter(Name=name),
+    "security-group": lambda group, r: _client("ec2", r).delete_security_group(GroupId=group),
+    "subnet": lambda subnet, r: _client("ec2", r).delete_subnet(SubnetId=subnet),
+    "vpc": lambda vpc, r: _client("ec2", r).delete_vpc(VpcId=vpc),
 }

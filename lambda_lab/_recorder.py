@@ -45,6 +45,9 @@ _CREATES = {
     ("cloudwatch", "PutMetricAlarm"): ("alarm", lambda p, r: p["AlarmName"]),
     ("secretsmanager", "CreateSecret"): ("secret", lambda p, r: r["ARN"]),
     ("ssm", "PutParameter"): ("parameter", lambda p, r: p["Name"]),
+    ("ec2", "CreateVpc"): ("vpc", lambda p, r: r["Vpc"]["VpcId"]),
+    ("ec2", "CreateSubnet"): ("subnet", lambda p, r: r["Subnet"]["SubnetId"]),
+    ("ec2", "CreateSecurityGroup"): ("security-group", lambda p, r: r["GroupId"]),
 }
 # where a create request takes tags, and in which shape
 _TAGGABLE = {
@@ -56,6 +59,8 @@ _TAGGABLE = {
     ("apigatewayv2", "CreateApi"): ("Tags", "map"), ("kms", "CreateKey"): ("Tags", "kms"),
     ("cloudformation", "CreateStack"): ("Tags", "list"),  # CloudFormation passes a stack's tags to its resources
     ("cloudwatch", "PutMetricAlarm"): ("Tags", "list"), ("secretsmanager", "CreateSecret"): ("Tags", "list"),
+    ("ec2", "CreateVpc"): ("TagSpecifications", "ec2:vpc"), ("ec2", "CreateSubnet"): ("TagSpecifications", "ec2:subnet"),
+    ("ec2", "CreateSecurityGroup"): ("TagSpecifications", "ec2:security-group"),
 }
 # "creates" that answer 200 for a name that already exists (an upsert for PutRule): only a look first tells
 # whether the call made something, and what existed before the lab is never the lab's to tag or delete
@@ -264,6 +269,14 @@ class Recorder:
         field, shape = _TAGGABLE[key]
         if shape == "map":
             params[field] = {**self.tags, **(params.get(field) or {})}
+        elif shape.startswith("ec2:"):  # one tag list per resource type, in TagSpecifications
+            specs = [dict(spec) for spec in params.get(field) or []]
+            mine = next((spec for spec in specs if spec.get("ResourceType") == shape[4:]), None)
+            if mine is None:
+                mine = {"ResourceType": shape[4:], "Tags": []}
+                specs.append(mine)
+            mine["Tags"] = _merged_list(mine.get("Tags") or [], self.tags)
+            params[field] = specs
         elif shape == "kms":
             given = params.get(field) or []
             names = {t.get("TagKey") for t in given}

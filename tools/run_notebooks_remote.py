@@ -95,6 +95,9 @@ left = {
     "alarms": [a["AlarmName"] for a in c("cloudwatch").describe_alarms()["MetricAlarms"]],
     "secrets": [x["Name"] for x in c("secretsmanager").list_secrets()["SecretList"]],
     "CodeDeploy applications": c("codedeploy").list_applications()["applications"],
+    "VPCs": [v["VpcId"] for v in c("ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")],
+    "security groups": [g["GroupId"] for g in c("ec2").describe_security_groups()["SecurityGroups"]
+                        if g["GroupName"] != "default"],
 }
 print(json.dumps({kind: names for kind, names in left.items() if names}))
 """
