@@ -29,19 +29,19 @@ from moto.server import ThreadedMotoServer
 ACCOUNT = "123456789012"  # moto's default account
 
 
-def start(port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    """Start the server (and the lab's runtime under it); return it and its URL. See front_door() for URLs."""
+def start(port: int = 0):
+    """Start the server and the lab's runtime under it: (server, its URL, the runtime's engine for front_door())."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    lambda_lab.install()
+    engine = lambda_lab.install()
     provide_managed_policies(ACCOUNT, LESSON_POLICIES)  # the AWS managed policies the lessons attach
     host, bound = server.get_host_and_port()
     url = f"http://{host}:{bound}"
     # the lab's own calls in this process (deliveries, pollers, checks of roles) reach the account over HTTP too
     os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="standin", AWS_SECRET_ACCESS_KEY="standin")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return server, url
+    return server, url, engine
 
 
 def front_door(engine):
@@ -58,8 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
-    server, url = start(args.port)
-    door = front_door(lambda_lab._install._active)
+    server, url, engine = start(args.port)
+    door = front_door(engine)
     print(f"stand-in account {ACCOUNT} at {url} (APIs and function URLs at {door.url})", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
