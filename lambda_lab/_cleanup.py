@@ -23,15 +23,15 @@ _GONE = ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "AWS.Simpl
          "ParameterNotFound", "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound")
 
 
-def cleanup(recorder, region: str, keep: tuple[tuple[str, str], ...] | None = None) -> list[tuple[str, str]]:
-    """Delete every recorded resource (and every one tagged with this lab's id) that still carries this lab's tag.
+def cleanup(recorder, region: str, only: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """Delete every recorded resource (and every one tagged with this lab's id) that still carries this lab's tag;
+    with `only`, just those of them.
 
-    With `keep` (what must stay: the execution role other notebooks share), only what this lab made since it
-    started goes. Returns what went; what is recorded but not tagged as this lab's is left, dropped from the
-    record, and named in a warning.
+    Returns what went; what is recorded but not tagged as this lab's is left, dropped from the record, and
+    named in a warning.
     """
-    if keep is not None:
-        found = [r for r in recorder.since_start if r not in keep]
+    if only is not None:
+        found = list(only)
     else:
         tagged = _tagged(recorder.lab_id, region) if recorder.tagging else []
         found = list(recorder.created) + [r for r in tagged if r not in recorder.created]

@@ -225,8 +225,9 @@ class Lab:
         this_notebook=True: only what this lab made since it started, as a lesson's last cell does on a real
         account; other notebooks' resources and the execution role they share stay for a later lab.cleanup().
         """
-        if this_notebook:
-            return cleanup(self.recorder, self.region, keep=(("role", self._role_name),))
+        if this_notebook:  # the execution role stays: the install's other notebooks share it
+            return cleanup(self.recorder, self.region,
+                           only=[r for r in self.recorder.since_start if r != ("role", self._role_name)])
         return cleanup(self.recorder, self.region)
 
     @property
@@ -283,21 +284,24 @@ class Lab:
 
     def rest_api_url(self, api_id: str, stage: str) -> str:
         """Where a REST API's stage answers: `requests.get(url + "/hello")`."""
-        if self._door():
-            return self._door().rest_api_url(api_id, stage)
+        door = self._door()
+        if door:
+            return door.rest_api_url(api_id, stage)
         return f"https://{api_id}.execute-api.{self.region}.amazonaws.com/{stage}"
 
     def http_api_url(self, api_id: str, stage: str = "$default") -> str:
         """Where an HTTP API's stage answers."""
-        if self._door():
-            return self._door().http_api_url(api_id, stage)
+        door = self._door()
+        if door:
+            return door.http_api_url(api_id, stage)
         suffix = "" if stage == "$default" else f"/{stage}"
         return f"https://{api_id}.execute-api.{self.region}.amazonaws.com{suffix}"
 
     def function_url(self, function_name: str, qualifier: str | None = None) -> str:
         """A function's URL (locally on this machine; on AWS, lambda-url.<region>.on.aws)."""
-        if self._door():
-            return self._door().function_url(function_name, qualifier)
+        door = self._door()
+        if door:
+            return door.function_url(function_name, qualifier)
         kwargs = {"Qualifier": qualifier} if qualifier else {}
         return boto3.client("lambda", region_name=self.region).get_function_url_config(
             FunctionName=function_name, **kwargs)["FunctionUrl"]

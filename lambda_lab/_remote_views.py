@@ -64,6 +64,7 @@ class RemoteViews:
         self.sent: dict[str, dict] = {}  # async request id -> function, qualifier, payload, sent_at
         self.synchronous: dict[str, str | None] = {}  # this kernel's RequestResponse invokes: id -> qualifier
         self._pushes: list[tuple[str, float]] = []  # (topic ARN, when) of this kernel's SNS publishes
+        self._provisioning: set[tuple[str, str | None]] = set()  # (function, qualifier) this kernel provisioned
         self._settled: set[str] = set()  # request ids an earlier wait_for_async saw finish
         self._targets: dict[str, tuple[str, str]] = {}  # the record queues async_events last read
         self._session = None
@@ -84,26 +85,32 @@ class RemoteViews:
             self._session = None
 
     def _hooks(self):
-        return (("before-parameter-build.lambda.Invoke", _keep_params, "lambda-lab-remote-params"),
-                ("before-parameter-build.lambda.InvokeAsync", _keep_params, "lambda-lab-remote-params-async"),
-                ("before-parameter-build.sns.Publish", _keep_publish, "lambda-lab-remote-params-publish"),
-                ("after-call.lambda.Invoke", self._note, "lambda-lab-remote-async"),
-                ("after-call.sns.Publish", self._note_publish, "lambda-lab-remote-publish"),
-                ("after-call.lambda.InvokeAsync", self._note, "lambda-lab-remote-async-old"))
+        noted = (("lambda.Invoke", self._note), ("lambda.InvokeAsync", self._note),
+                 ("sns.Publish", self._note_publish), ("lambda.PutProvisionedConcurrencyConfig", self._note_provisioning))
+        return [hook for name, note in noted for hook in (
+            (f"before-parameter-build.{name}", _keep_params, f"lambda-lab-remote-params-{name}"),
+            (f"after-call.{name}", note, f"lambda-lab-remote-{name}"))]
 
     def _note_publish(self, http_response, parsed, model, context=None, **_) -> None:
         """An SNS publish by this kernel: wait_for_async waits for the functions subscribed to its topic."""
-        topic = ((context or {}).get("lambda_lab_publish") or {}).get("TopicArn")
+        topic = ((context or {}).get(_PARAMS) or {}).get("TopicArn")
         if topic and (parsed or {}).get("MessageId"):
             with self._lock:
                 self._pushes.append((topic, time.time()))
 
+    def _note_provisioning(self, http_response, parsed, model, context=None, **_) -> None:
+        """A provisioned concurrency config this kernel put: wait_for_async waits until it is allocated."""
+        params = (context or {}).get(_PARAMS) or {}
+        if (parsed or {}).get("Status") == "IN_PROGRESS" and params.get("FunctionName"):
+            with self._lock:
+                self._provisioning.add((params["FunctionName"], params.get("Qualifier")))
+
     def _note(self, http_response, parsed, model, context=None, **_) -> None:
-        params = (context or {}).get("lambda_lab_invoke")
+        params = (context or {}).get(_PARAMS)
         if params is None:
             return
         if model.name == "Invoke" and params.get("InvocationType", "RequestResponse") == "RequestResponse":
-            request_id = ((parsed or {}).get("ResponseMetadata", {}).get("RequestId") or "").split(",")[0].strip()
+            request_id = _request_id(parsed)
             if request_id:  # this kernel's own synchronous call: the logs do not say so, the response did
                 with self._lock:
                     self.synchronous[request_id] = _split_name(params.get("FunctionName", ""),
@@ -113,8 +120,7 @@ class RemoteViews:
             return
         if (parsed or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") != 202:
             return
-        # a moto server sends its own x-amzn-RequestId after the invocation's: botocore joins them with ", "
-        request_id = (parsed["ResponseMetadata"].get("RequestId") or "").split(",")[0].strip()
+        request_id = _request_id(parsed)
         name, qualifier = _split_name(params.get("FunctionName", ""), params.get("Qualifier"))
         payload = params.get("Payload", params.get("InvokeArgs", b""))
         payload = payload.encode() if isinstance(payload, str) else payload if isinstance(payload, bytes) else b""
@@ -280,8 +286,9 @@ class RemoteViews:
             return start + (auto_s if timeout == "auto" else 3600.0 if timeout is None else float(timeout))
 
         since, self._last_wait = self._last_wait, time.time()
-        waited = self._drain_mapped_queues(until(SETTLE_WAIT_S), progress)
-        waited |= self._wait_first_stream_batches(since, until(SETTLE_WAIT_S), progress)
+        mappings = self._mappings()
+        waited = self._drain_mapped_queues(mappings, until(SETTLE_WAIT_S), progress)
+        waited |= self._wait_first_stream_batches(mappings, since, until(SETTLE_WAIT_S), progress)
         waited |= self._wait_provisioned(until(PROVISIONED_WAIT_S), progress)
         waited |= self._wait_pushed(until(SETTLE_WAIT_S), progress)
         pending = [i for i in self.sent if i not in self._settled]
@@ -320,21 +327,23 @@ class RemoteViews:
             wait_s = 1 if self._records or expected else 0
             time.sleep(max(0.0, POLL_S - wait_s - (time.monotonic() - start - elapsed)))
 
-    def _wait_first_stream_batches(self, since: float, deadline: float, progress: bool) -> bool:
-        """Wait until each stream mapping of this lab's functions made since `since` has invoked its function once
-        (a REPORT line after the mapping's creation), or the deadline. Later batches of an older mapping are not
-        awaited: nothing on AWS says records are still to come."""
+    def _mappings(self) -> list[dict]:
+        """The event source mappings of the functions this lab made (one listing per wait)."""
         mine = self._functions_made()
-        lam = boto3.client("lambda", region_name=self._lab.region)
-        new = []
-        for page in lam.get_paginator("list_event_source_mappings").paginate():
-            for mapping in page["EventSourceMappings"]:
-                service = mapping.get("EventSourceArn", "").split(":")[2:3]
-                function = mapping["FunctionArn"].split(":")[6]
-                made = mapping.get("LastModified")
-                if (service in (["dynamodb"], ["kinesis"]) and function in mine and made is not None
-                        and made.timestamp() >= since - 1 and mapping.get("State") != "Disabled"):
-                    new.append((function, made.timestamp()))
+        if not mine:
+            return []
+        pages = boto3.client("lambda", region_name=self._lab.region).get_paginator("list_event_source_mappings")
+        return [m for page in pages.paginate() for m in page["EventSourceMappings"]
+                if m["FunctionArn"].split(":")[6] in mine]
+
+    def _wait_first_stream_batches(self, mappings: list[dict], since: float, deadline: float, progress: bool) -> bool:
+        """Wait until each stream mapping made since `since` has invoked its function once (a REPORT line after
+        the mapping's creation), or the deadline. Later batches of an older mapping are not awaited: nothing on
+        AWS says records are still to come."""
+        new = [(m["FunctionArn"].split(":")[6], m["LastModified"].timestamp()) for m in mappings
+               if m.get("EventSourceArn", "").split(":")[2:3] in (["dynamodb"], ["kinesis"])
+               and m.get("LastModified") is not None and m["LastModified"].timestamp() >= since - 1
+               and m.get("State") != "Disabled"]
         return self._wait_ran_after(new, "new stream mapping(s) yet to invoke", deadline, progress)
 
     def _wait_pushed(self, deadline: float, progress: bool) -> bool:
@@ -378,46 +387,49 @@ class RemoteViews:
             time.sleep(POLL_S)
 
     def _wait_provisioned(self, deadline: float, progress: bool) -> bool:
-        """Wait until no provisioned concurrency config of this lab's functions is IN_PROGRESS, or the deadline."""
+        """Wait until the provisioned concurrency configs this kernel put are no longer IN_PROGRESS, or the
+        deadline; one not yet allocated then is waited for again next time."""
+        with self._lock:
+            pending = sorted(self._provisioning, key=str)
+        if not pending:
+            return False
         lam = boto3.client("lambda", region_name=self._lab.region)
-        mine = sorted(self._functions_made())
-        waited = False
         while True:
             busy = []
-            for name in mine:
+            for name, qualifier in pending:
                 try:
-                    configs = lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
-                except ClientError:  # the function is gone
-                    continue
-                busy += [c["FunctionArn"] for c in configs if c.get("Status") == "IN_PROGRESS"]
-            if busy:
-                waited = True
-                if progress:
+                    config = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=qualifier)
+                except ClientError:  # deleted since, or the function is gone
+                    config = {}
+                if config.get("Status") == "IN_PROGRESS":
+                    busy.append((name, qualifier))
+                else:
+                    with self._lock:
+                        self._provisioning.discard((name, qualifier))
+            pending = busy
+            if busy and progress:
                     print(f"\rlab.wait_for_async(): {len(busy)} provisioned concurrency config(s) still IN_PROGRESS "
                           "(AWS takes a minute or two)", end="", flush=True)
             if not busy or time.monotonic() >= deadline:
-                if progress and waited:
+                if progress:
                     print()
-                return waited
+                return True
             time.sleep(POLL_S)
 
-    def _drain_mapped_queues(self, deadline: float, progress: bool) -> bool:
-        """Wait until the SQS queues that this lab's functions' mappings poll hold no message, visible or in
-        flight (the pollers have handed every message to a function, which then deleted it), or the deadline.
-        Returns whether there was any such queue to wait for."""
-        mine = self._functions_made()
-        lam = boto3.client("lambda", region_name=self._lab.region)
+    def _drain_mapped_queues(self, mappings: list[dict], deadline: float, progress: bool) -> bool:
+        """Wait until the SQS queues these mappings poll hold no message, visible or in flight (the pollers have
+        handed every message to a function, which then deleted it), or the deadline. Returns whether there was
+        any such queue to wait for."""
         sqs = boto3.client("sqs", region_name=self._lab.region)
         queues = []
-        for page in lam.get_paginator("list_event_source_mappings").paginate():
-            for mapping in page["EventSourceMappings"]:
-                source = mapping.get("EventSourceArn", "").split(":")
-                if (len(source) == 6 and source[2] == "sqs" and mapping["FunctionArn"].split(":")[6] in mine
-                        and mapping.get("State") in ("Creating", "Enabling", "Enabled", "Updating")):
-                    try:
-                        queues.append(sqs.get_queue_url(QueueName=source[5], QueueOwnerAWSAccountId=source[4])["QueueUrl"])
-                    except ClientError:  # the queue is gone: nothing to wait for
-                        pass
+        for mapping in mappings:
+            source = mapping.get("EventSourceArn", "").split(":")
+            if (len(source) == 6 and source[2] == "sqs"
+                    and mapping.get("State") in ("Creating", "Enabling", "Enabled", "Updating")):
+                try:
+                    queues.append(sqs.get_queue_url(QueueName=source[5], QueueOwnerAWSAccountId=source[4])["QueueUrl"])
+                except ClientError:  # the queue is gone: nothing to wait for
+                    pass
         if not queues:
             return False
         while True:
@@ -462,16 +474,18 @@ def when_iam_ready(call, args: tuple, kwargs: dict, timeout: float, retry: bool)
             pause = min(pause * 2, 8.0)
 
 
+_PARAMS = "lambda_lab_remote_params"
+
+
 def _keep_params(params, context=None, **_) -> None:
-    """before-parameter-build: keep the Invoke's parameters for the after-call hook."""
+    """before-parameter-build: keep the request's parameters for its after-call hook (which sees only the reply)."""
     if context is not None:
-        context["lambda_lab_invoke"] = dict(params)
+        context[_PARAMS] = dict(params)
 
 
-def _keep_publish(params, context=None, **_) -> None:
-    """before-parameter-build: keep the Publish's parameters for the after-call hook."""
-    if context is not None:
-        context["lambda_lab_publish"] = dict(params)
+def _request_id(parsed) -> str:
+    """The request id of a reply: for Invoke, the invocation's, as in its START and REPORT lines."""
+    return ((parsed or {}).get("ResponseMetadata", {}).get("RequestId") or "").strip()
 
 
 def _split_name(function_name: str, qualifier: str | None) -> tuple[str, str | None]:

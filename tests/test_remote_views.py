@@ -269,6 +269,21 @@ class TestOnAnEndpoint:
         ran = [i for i in remote.invocations if i.function_name == "rv-subscribed"]  # no polling: it has run
         assert len(ran) == 1 and ran[0].result.invoked_at >= sent_at - 1 and ran[0].invocation_type is None
 
+    def test_wait_for_async_waits_for_the_provisioned_concurrency_this_kernel_asked_for(self, remote):
+        lam = _function(remote, "rv-warm")
+        version = lam.publish_version(FunctionName="rv-warm")["Version"]
+        asked = lam.put_provisioned_concurrency_config(FunctionName="rv-warm", Qualifier=version,
+                                                       ProvisionedConcurrentExecutions=1)
+        assert asked["Status"] == "IN_PROGRESS"  # allocation takes a minute of the account's clock
+        output = io.StringIO()
+        with redirect_stdout(output):
+            remote.wait_for_async()
+        assert "provisioned concurrency config(s) still IN_PROGRESS" in output.getvalue()
+        assert lam.get_provisioned_concurrency_config(FunctionName="rv-warm", Qualifier=version)["Status"] == "READY"
+        with redirect_stdout(io.StringIO()) as again:
+            remote.wait_for_async()  # allocated: nothing left to wait for
+        assert "provisioned" not in again.getvalue()
+
     def test_wait_for_iam_retries_until_the_permission_arrives(self, remote):
         lam = _function(remote, "rv-iam")
         sqs, iam = boto3.client("sqs"), boto3.client("iam")

@@ -40,6 +40,28 @@ def function_config(name: str, missing: str) -> dict:
         raise CheckFailed(f"There is no function '{name}' yet. {missing}") from None
 
 
+def queue_url(sqs, name_or_arn: str) -> str | None:
+    """The URL of the queue named (or whose ARN is given: another account's too), or None if there is none
+    (an ARN of something else, such as a topic or a bucket, names no queue)."""
+    parts = name_or_arn.split(":")
+    if name_or_arn.startswith("arn:"):
+        if len(parts) != 6 or parts[2] != "sqs":
+            return None
+        where = {"QueueName": parts[5], "QueueOwnerAWSAccountId": parts[4]}
+    else:
+        where = {"QueueName": name_or_arn}
+    try:
+        return sqs.get_queue_url(**where)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        return None
+
+
+def mappings_from(lam, function_name: str, source_arn: str) -> list[dict]:
+    """The function's event source mappings that read `source_arn`."""
+    pages = lam.get_paginator("list_event_source_mappings").paginate(FunctionName=function_name)
+    return [m for page in pages for m in page["EventSourceMappings"] if m["EventSourceArn"] == source_arn]
+
+
 def log_streams(group: str, newest: int | None = None) -> list[list[str]]:
     """The messages of each stream of a log group, newest stream first ([] before the group exists)."""
     import boto3
@@ -122,5 +144,6 @@ def _recorded(name: str, check):
 
 CHECKS = _load_all()
 globals().update(CHECKS)
-__all__ = ["CheckFailed", "passed", "require", "function_config", "log_streams", "take_messages", "take_message",
+__all__ = ["CheckFailed", "passed", "require", "function_config", "queue_url", "mappings_from", "log_streams",
+           "take_messages", "take_message",
            "CHECKS", *CHECKS]

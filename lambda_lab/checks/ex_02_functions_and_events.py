@@ -7,7 +7,7 @@ import uuid
 
 import boto3
 
-from . import function_config, log_streams, passed, require
+from . import function_config, log_streams, mappings_from, passed, queue_url, require
 
 __all__ = ["ex_02_s3_trigger", "ex_02_poison_message"]
 
@@ -157,13 +157,10 @@ def ex_02_poison_message(function_name: str = "charge-orders", queue_name: str =
     """One malformed message no longer makes the queue's good orders be charged again, and it still reaches the DLQ."""
     lam, sqs = boto3.client("lambda"), boto3.client("sqs")
     config = function_config(function_name, "Run the exercise's setup cell first.")
-    try:
-        queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        require(False, f"There is no queue '{queue_name}'. Run the exercise's setup cell first.")
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
-    mappings = [m for m in lam.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
-                if m["EventSourceArn"] == attributes["QueueArn"]]
+    url = queue_url(sqs, queue_name)
+    require(url, f"There is no queue '{queue_name}'. Run the exercise's setup cell first.")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    mappings = mappings_from(lam, function_name, attributes["QueueArn"])
     require(mappings, f"There is no event source mapping from '{queue_name}' to '{function_name}' any more. Keep "
                       "the setup's mapping and change it (update_event_source_mapping) instead of deleting it.")
     mapping = lam.get_event_source_mapping(UUID=mappings[0]["UUID"])
@@ -194,7 +191,7 @@ def ex_02_poison_message(function_name: str = "charge-orders", queue_name: str =
             "Switch it back on.")
     _set_enabled(lam, mapping["UUID"], False)  # so that the three messages arrive in one batch, as in the setup
     try:
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+        sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": "a", "MessageBody": json.dumps({"id": good[0], "amount": 18})},
             {"Id": "c", "MessageBody": bad},
             {"Id": "b", "MessageBody": json.dumps({"id": good[1], "amount": 25})}])

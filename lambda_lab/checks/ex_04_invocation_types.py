@@ -6,7 +6,7 @@ import uuid
 
 import boto3
 
-from . import function_config, passed, require, take_message
+from . import function_config, passed, queue_url, require, take_message
 
 __all__ = ["ex_04_dead_letter", "ex_04_payment_failures"]
 
@@ -41,14 +41,6 @@ def _others_with_failure_settings(lam, name: str) -> list[str]:
                 if settings["DeadLetterConfig"] or settings["OnFailure"]:
                     others.append(other)
     return others
-
-
-def _queue_url(sqs, arn: str) -> str | None:
-    _, _, _, _, account, queue = arn.split(":", 5)
-    try:
-        return sqs.get_queue_url(QueueName=queue, QueueOwnerAWSAccountId=account)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        return None
 
 
 def _find(sqs, url: str, event: dict) -> dict | None:
@@ -87,7 +79,7 @@ def ex_04_dead_letter(function_name: str = "process-order") -> None:
                 f"The {kind} of '{function_name}' is {arn}: this exercise asks for an SQS queue (the check reads "
                 "the queue to find the failed event). Use the queue's ARN, from get_queue_attributes(... "
                 "AttributeNames=['QueueArn']).")
-        url = _queue_url(sqs, arn)
+        url = queue_url(sqs, arn)
         require(url is not None, f"The {kind} of '{function_name}' points at the queue '{_arn_name(arn)}', which does "
                                  "not exist. Create it with sqs.create_queue, and use the ARN of that queue.")
         queues[kind] = url
@@ -177,7 +169,7 @@ def ex_04_payment_failures(function_name: str = "charge-card") -> None:
                        "'Destinations: OnSuccess and OnFailure'.")
     require(on_failure.split(":")[2] == "sqs", f"The OnFailure destination of '{function_name}' is {on_failure}: this "
                                                 "exercise asks for an SQS queue (the check reads it).")
-    url = _queue_url(sqs, on_failure)
+    url = queue_url(sqs, on_failure)
     require(url is not None, f"The OnFailure destination of '{function_name}' points at the queue "
                              f"'{_arn_name(on_failure)}', which does not exist.")
 

@@ -8,7 +8,7 @@ import uuid
 import boto3
 
 from ..service._permissions import poller_refusal
-from . import passed, require
+from . import passed, queue_url, require
 
 __all__ = ["ex_09_sqs_mapping", "ex_09_payment_failures"]
 
@@ -63,11 +63,11 @@ def ex_09_sqs_mapping(function_name: str = "order-batches", queue_name: str = "o
     lam, sqs = boto3.client("lambda"), boto3.client("sqs")
     try:
         config = lam.get_function_configuration(FunctionName=function_name)
-        queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
     except (lam.exceptions.ResourceNotFoundException, sqs.exceptions.QueueDoesNotExist):
         require(False, f"The function '{function_name}' or the queue '{queue_name}' does not exist. Run the "
                        "exercise's setup cell first: it creates both.")
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     where = "notebook 09, section 'CreateEventSourceMapping'"
 
     mappings = [m for page in lam.get_paginator("list_event_source_mappings").paginate(FunctionName=function_name)
@@ -102,7 +102,7 @@ def ex_09_sqs_mapping(function_name: str = "order-batches", queue_name: str = "o
     marker = f"check-{uuid.uuid4().hex[:8]}"
     bodies = [f"{marker}-{n}" for n in range(TEST_MESSAGES)]
     for first in range(0, TEST_MESSAGES, 10):  # SendMessageBatch takes up to 10 messages
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=[{"Id": str(n), "MessageBody": body}
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": body}
                                                             for n, body in enumerate(bodies[first:first + 10])])
     sizes = _wait_for_batches(function_name, marker)
     require(sum(sizes) >= TEST_MESSAGES,
@@ -116,9 +116,8 @@ def ex_09_sqs_mapping(function_name: str = "order-batches", queue_name: str = "o
 
 def _queue(sqs, name: str) -> tuple[str, dict] | tuple[None, None]:
     """The queue's URL and attributes, or (None, None) if there is no such queue."""
-    try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
+    url = queue_url(sqs, name)
+    if url is None:
         return None, None
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 

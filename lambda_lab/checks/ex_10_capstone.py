@@ -11,7 +11,7 @@ from urllib.parse import unquote_plus
 
 import boto3
 
-from . import passed, require, take_message, take_messages
+from . import passed, queue_url, require, take_message, take_messages
 
 __all__ = ["ex_10_upload_pipeline", "ex_10_stream_failures"]
 
@@ -28,7 +28,7 @@ def ex_10_upload_pipeline(bucket: str = "lab-receipt-uploads", function_name: st
         config = lam.get_function_configuration(FunctionName=function_name)
     except lam.exceptions.ResourceNotFoundException:
         require(False, f"There is no function '{function_name}'. Run the exercise's setup cell first.")
-    inbox_url = _queue_url(sqs, inbox)
+    inbox_url = queue_url(sqs, inbox)
     require(inbox_url is not None, f"There is no queue '{inbox}'. Run the exercise's setup cell first.")
 
     token = uuid.uuid4().hex[:8]
@@ -50,8 +50,9 @@ def ex_10_upload_pipeline(bucket: str = "lab-receipt-uploads", function_name: st
         stored |= {r for r in good if r not in stored and _stored(dynamodb, table, r)}
         announced |= _take_announcements(sqs, inbox_url, set(good) - announced)
         destination = _on_failure(lam, function_name)
-        if record is None and destination and _queue_url(sqs, destination.split(":")[-1]):
-            record = _take_record(sqs, _queue_url(sqs, destination.split(":")[-1]), f"{bad}.csv")
+        failures_url = queue_url(sqs, destination) if record is None and destination else None
+        if failures_url:
+            record = _take_record(sqs, failures_url, f"{bad}.csv")
         if (len(stored) == len(good) and len(announced) == len(good) and record) or time.monotonic() > deadline:
             break
         time.sleep(10)
@@ -70,13 +71,6 @@ def ex_10_upload_pipeline(bucket: str = "lab-receipt-uploads", function_name: st
 
 
 # -- reading the pipeline's ends ---------------------------------------------------------------------
-def _queue_url(sqs, name: str) -> str | None:
-    try:
-        return sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        return None
-
-
 def _stored(dynamodb, table: str, receipt_id: str) -> bool:
     try:
         return "Item" in dynamodb.get_item(TableName=table, Key={"receipt_id": {"S": receipt_id}})
@@ -191,7 +185,7 @@ def _diagnose_failure_link(lam, sqs, function_name, config, record, lab, bad_key
     require(on_failure.split(":")[2] == "sqs",
             f"Broken link: failures. The OnFailure destination of '{function_name}' is {on_failure}; this exercise "
             "asks for the SQS queue 'upload-failures'.")
-    require(_queue_url(sqs, on_failure.split(":")[-1]) is not None,
+    require(queue_url(sqs, on_failure) is not None,
             f"Broken link: failures. The OnFailure destination points at the queue '{on_failure.split(':')[-1]}', "
             "which does not exist.")
     role = config["Role"]
@@ -258,7 +252,7 @@ def ex_10_stream_failures(function_name: str = "notify", failures: str = "notify
     """A record `notify` cannot handle is given up after a few retries, isolated from its batch, and recorded."""
     lam, dynamodb, sqs = (boto3.client(s) for s in ("lambda", "dynamodb", "sqs"))
     mapping = _stream_mapping(lam, function_name)
-    inbox_url = _queue_url(sqs, inbox)
+    inbox_url = queue_url(sqs, inbox)
     require(mapping is not None and inbox_url is not None,
             f"There is no event source mapping from the '{table}' stream to '{function_name}', or no queue '{inbox}'. "
             "Run the exercise's setup cell first: it builds the pipeline.")
@@ -275,7 +269,7 @@ def ex_10_stream_failures(function_name: str = "notify", failures: str = "notify
             "Once the retries run out the mapping gives up on the whole batch: the good receipts that arrived "
             "with the bad record would never be announced. Lambda can corner the bad record instead "
             f"({_WHEN_A_BATCH_FAILS}).")
-    failures_url = _queue_url(sqs, failures)
+    failures_url = queue_url(sqs, failures)
     require(failures_url is not None, f"There is no queue '{failures}' yet: create it for the records that are "
                                       "given up.")
     failures_arn = sqs.get_queue_attributes(QueueUrl=failures_url,

@@ -6,7 +6,7 @@ import uuid
 
 import boto3
 
-from . import function_config, log_streams, passed, require, take_message
+from . import function_config, log_streams, mappings_from, passed, queue_url, require, take_message
 
 __all__ = ["ex_14_partial_batch", "ex_14_stream_settings"]
 
@@ -49,22 +49,15 @@ def _log_count(function_name: str, text: str) -> int:
     return sum(text in line for stream in log_streams(f"/aws/lambda/{function_name}") for line in stream)
 
 
-def _mappings(lam, function_name: str, source_arn: str) -> list[dict]:
-    pages = lam.get_paginator("list_event_source_mappings").paginate(FunctionName=function_name)
-    return [m for page in pages for m in page["EventSourceMappings"] if m["EventSourceArn"] == source_arn]
-
-
 # -- exercise 14.1: refunds that vanish ---------------------------------------------------------------
 def ex_14_partial_batch(function_name: str = "refunds", queue_name: str = "refunds") -> None:
     """A refund the handler reports as failed comes back and ends in the queue's DLQ; good refunds run once."""
     lam, sqs = boto3.client("lambda"), boto3.client("sqs")
     config = function_config(function_name, "Run the exercise's setup cell first: it creates the function.")
-    try:
-        url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        require(False, f"There is no queue '{queue_name}': run the exercise's setup cell first.")
+    url = queue_url(sqs, queue_name)
+    require(url, f"There is no queue '{queue_name}': run the exercise's setup cell first.")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"])["Attributes"]
-    mappings = _mappings(lam, function_name, attributes["QueueArn"])
+    mappings = mappings_from(lam, function_name, attributes["QueueArn"])
     require(mappings, f"'{function_name}' has no event source mapping from the queue '{queue_name}' any more: the "
                       "exercise asks you to repair the mapping, not to replace how the refunds arrive.")
     require(len(mappings) == 1, f"The queue '{queue_name}' has {len(mappings)} mappings to '{function_name}'; keep "
@@ -139,7 +132,7 @@ def _stream_mapping(lam, function_name: str, stream_name: str) -> tuple[dict, st
         stream_arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]["StreamARN"]
     except kinesis.exceptions.ResourceNotFoundException:
         require(False, f"There is no stream '{stream_name}': run the exercise's setup cell first.")
-    mappings = _mappings(lam, function_name, stream_arn)
+    mappings = mappings_from(lam, function_name, stream_arn)
     require(mappings, f"There is no event source mapping from the stream '{stream_name}' to '{function_name}' yet. "
                       "Create one with the settings the requirements call for (notebook 14, 'Streams: shards, order "
                       "and starting position' and 'Poison records').")
