@@ -17,7 +17,7 @@ class Engine:
     """A runtime, the service over it, and the loopback endpoint the handlers' SDK calls reach."""
 
     def __init__(self, seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
-                 warn_python_version: bool = True) -> None:
+                 warn_python_version: bool = True, busy_window_s: float = 0.0) -> None:
         self.credentials = generate_credentials()
         self.endpoint = LoopbackEndpoint(self.credentials)
         sdk_env = {**self.credentials, "AWS_ENDPOINT_URL": self.endpoint.url}
@@ -25,7 +25,7 @@ class Engine:
         self.runtime = Runtime(sdk_env=sdk_env, log_sink=write_log, idle_timeout_s=idle_timeout_s,
                                isolate_imports=isolate_imports, warn_python_version=warn_python_version,
                                credentials_for=self.execution_credentials)
-        self.service = LambdaService(self.runtime, seed=seed)
+        self.service = LambdaService(self.runtime, seed=seed, busy_window_s=busy_window_s)
         self.service.code_locations = self.endpoint.code_locations  # GetFunction's Code.Location links
         # AWS's Parameters and Secrets extension, for functions whose layers name it; it listens once one starts
         self.secrets_extension = SecretsExtension(self.endpoint.url, role_documents)
@@ -43,8 +43,11 @@ class Engine:
 
 
 def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
-            warn_python_version: bool = True) -> Engine:
+            warn_python_version: bool = True, busy_window_s: float = 0.0) -> Engine:
     """Run Lambda handlers for real in whatever moto mock is active, until `uninstall()`.
+
+    `busy_window_s`: how long a new function stays Pending, and an update InProgress, unless its configuration
+    is read first (0: done by the next call; a stand-in account uses more, see service/_function_states.py).
 
     >>> with mock_aws():
     ...     lambda_lab.install()
@@ -56,7 +59,7 @@ def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_impo
         if _active is not None:
             _close_active()
         _active = Engine(seed=seed, idle_timeout_s=idle_timeout_s, isolate_imports=isolate_imports,
-                         warn_python_version=warn_python_version)
+                         warn_python_version=warn_python_version, busy_window_s=busy_window_s)
         attach(_active.service)
         return _active
 

@@ -27,14 +27,19 @@ from lambda_lab.service import provide_managed_policies
 from moto.server import ThreadedMotoServer
 
 ACCOUNT = "123456789012"  # moto's default account
+# AWS needs a second or more to set up a function; a notebook that invokes or updates again without waiting
+# fails here as on AWS (a waiter's first look ends the wait, so waiting costs nothing: _function_states.py)
+BUSY_S = 5.0
 
 
-def start(port: int = 0):
-    """Start the server and the lab's runtime under it: (server, its URL, the runtime's engine for front_door())."""
+def start(port: int = 0, busy_s: float = BUSY_S):
+    """Start the server and the lab's runtime under it: (server, its URL, the runtime's engine for front_door()).
+
+    `busy_s`: how long a new function stays Pending and an update InProgress, unless a waiter looks first."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    engine = lambda_lab.install()
+    engine = lambda_lab.install(busy_window_s=busy_s)
     provide_managed_policies(ACCOUNT, LESSON_POLICIES)  # the AWS managed policies the lessons attach
     host, bound = server.get_host_and_port()
     url = f"http://{host}:{bound}"
@@ -57,8 +62,10 @@ def front_door(engine):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--busy-seconds", type=float, default=BUSY_S,
+                        help=f"how long a new function is Pending, an update InProgress (default {BUSY_S})")
     args = parser.parse_args()
-    server, url, engine = start(args.port)
+    server, url, engine = start(args.port, args.busy_seconds)
     door = front_door(engine)
     print(f"stand-in account {ACCOUNT} at {url} (APIs and function URLs at {door.url})", flush=True)
     done = threading.Event()

@@ -13,6 +13,7 @@ from moto.core.responses import BaseResponse
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from .. import _logging_config as logging_config
+from .._function_states import FunctionStates
 from .._errors import ServiceError, invalid
 from .._invoke import MIN_UNRESERVED
 from .._names import split_function_ref
@@ -38,6 +39,7 @@ def _call_action(self: LambdaResponse):
         check_upload_size(action, len(getattr(self, "raw_body", None) or self.body or b""))  # before parsing it
         params = _request_params(self)
         validate_request(action, params)
+        _function_state_checks(self.backend, action, params)
         _stateful_checks(self.backend, action, params)
         _delivery_checks(self, action, params)
         check_mapping_request(self, action, params)
@@ -70,6 +72,8 @@ def _call_action(self: LambdaResponse):
         reply = _update_tracing(self.backend, reply, name, params["TracingConfig"])
     if new_logging is not None:
         reply = _keep_logging_config(self.backend, reply, name, new_logging)
+    if action in _STATE_CHANGES:
+        reply = _answer_with_state(self.backend, reply, action, name)
     if action == "CreateEventSourceMapping" and ":" in params.get("FunctionName", ""):
         reply = _keep_alias(self.backend, reply, params["FunctionName"])
     if action in ("CreateEventSourceMapping", "UpdateEventSourceMapping", "DeleteEventSourceMapping"):
@@ -88,6 +92,37 @@ def _call_action(self: LambdaResponse):
     return reply
 
 
+_STATE_CHANGES = ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration")
+
+
+def _unqualified_arn(backend: LambdaBackend, name: str) -> str:
+    return f"arn:aws:lambda:{backend.region_name}:{backend.account_id}:function:{name}"
+
+
+def _function_state_checks(backend: LambdaBackend, action: str, params: dict) -> None:
+    """Pending and InProgress functions refuse what AWS refuses; a look at the configuration ends the wait."""
+    if not params.get("FunctionName") or _state.service is None:
+        return
+    states: FunctionStates = _state.service.function_states
+    arn = _unqualified_arn(backend, split_function_ref(params["FunctionName"])[0])
+    if action in ("GetFunction", "GetFunctionConfiguration"):
+        states.read(arn)
+    elif action in ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"):
+        states.check_change(arn)
+    elif action == "DeleteFunction":
+        states.forget(arn)
+
+
+def _answer_with_state(backend: LambdaBackend, reply, action: str, name: str):
+    """CreateFunction answers `Pending` and an update `InProgress`, as on AWS, however soon the lab is done."""
+    if _state.service is None:
+        return reply
+    states: FunctionStates = _state.service.function_states
+    arn = _unqualified_arn(backend, name)
+    (states.created if action == "CreateFunction" else states.updated)(arn)
+    return reply[0], reply[1], json.dumps(FunctionStates.answer(json.loads(reply[2]), action))
+
+
 def _http_invoke(self: LambdaResponse):
     name = unquote(self.path.rsplit("/", 2)[-2])
     qualifier = (self.querystring.get("Qualifier") or [None])[0]
@@ -95,6 +130,7 @@ def _http_invoke(self: LambdaResponse):
     headers = {k.lower(): v for k, v in self.headers.items()}
     try:
         target = resolve(self.backend, name, qualifier)
+        _state.service.function_states.check_invoke(_unqualified_arn(self.backend, target.function_name))
         reply = _state.service.invoke(target, body, headers.get("x-amz-invocation-type", "RequestResponse"),
                                 headers.get("x-amz-log-type"), headers.get("x-amz-client-context"),
                                 headers.get("x-amzn-trace-id"))
