@@ -5,10 +5,12 @@ from __future__ import annotations
 import atexit
 import threading
 
+from .limits import value
 from .runtime import Runtime
 from .service import (ExecutionCredentials, LambdaService, LoopbackEndpoint, SecretsExtension, attach, detach,
                       generate_credentials, role_documents, share_loaders, write_log)
 
+ACCOUNT_CONCURRENCY = value("account_concurrency")
 _lock = threading.Lock()
 _active: Engine | None = None
 
@@ -17,7 +19,8 @@ class Engine:
     """A runtime, the service over it, and the loopback endpoint the handlers' SDK calls reach."""
 
     def __init__(self, seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
-                 warn_python_version: bool = True, busy_window_s: float = 0.0) -> None:
+                 warn_python_version: bool = True, busy_window_s: float = 0.0,
+                 account_concurrency: int = ACCOUNT_CONCURRENCY) -> None:
         self.credentials = generate_credentials()
         self.endpoint = LoopbackEndpoint(self.credentials)
         sdk_env = {**self.credentials, "AWS_ENDPOINT_URL": self.endpoint.url}
@@ -25,7 +28,8 @@ class Engine:
         self.runtime = Runtime(sdk_env=sdk_env, log_sink=write_log, idle_timeout_s=idle_timeout_s,
                                isolate_imports=isolate_imports, warn_python_version=warn_python_version,
                                credentials_for=self.execution_credentials)
-        self.service = LambdaService(self.runtime, seed=seed, busy_window_s=busy_window_s)
+        self.service = LambdaService(self.runtime, seed=seed, busy_window_s=busy_window_s,
+                                     account_concurrency=account_concurrency)
         self.service.code_locations = self.endpoint.code_locations  # GetFunction's Code.Location links
         # AWS's Parameters and Secrets extension, for functions whose layers name it; it listens once one starts
         self.secrets_extension = SecretsExtension(self.endpoint.url, role_documents)
@@ -43,11 +47,13 @@ class Engine:
 
 
 def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
-            warn_python_version: bool = True, busy_window_s: float = 0.0) -> Engine:
+            warn_python_version: bool = True, busy_window_s: float = 0.0,
+            account_concurrency: int = ACCOUNT_CONCURRENCY) -> Engine:
     """Run Lambda handlers for real in whatever moto mock is active, until `uninstall()`.
 
     `busy_window_s`: how long a new function stays Pending, and an update InProgress, unless its configuration
     is read first (0: done by the next call; a stand-in account uses more, see service/_function_states.py).
+    `account_concurrency`: the account's concurrency quota (1,000 by default; a new AWS account's can be 10).
 
     >>> with mock_aws():
     ...     lambda_lab.install()
@@ -59,7 +65,8 @@ def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_impo
         if _active is not None:
             _close_active()
         _active = Engine(seed=seed, idle_timeout_s=idle_timeout_s, isolate_imports=isolate_imports,
-                         warn_python_version=warn_python_version, busy_window_s=busy_window_s)
+                         warn_python_version=warn_python_version, busy_window_s=busy_window_s,
+                         account_concurrency=account_concurrency)
         attach(_active.service)
         return _active
 

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from ._backends import LabStoppedError, LocalBackend, RemoteBackend, check_lab_args, check_region, choose
 from ._cleanup import cleanup
 from ._display import compact_errors
+from ._quotas import quota_warning
 from ._recorder import Recorder, install_id as _install_id, lab_home
 from ._remote_views import RemoteViews, when_iam_ready
 from .service import aws_managed_policy_arn, provide_managed_policies
@@ -80,6 +81,8 @@ class Lab:
             self.account = self._caller_account()
             if not quiet:
                 print(self._banner())  # which account and region, before anything is created there
+                if self.backend != "local":
+                    self._say_quota()
             self.recorder = Recorder(self._lab_id, self.learner, self._record_path(), self.account,
                                      tagging=self.backend != "local")
             self.recorder.attach()
@@ -200,6 +203,21 @@ class Lab:
         lam = boto3.client("lambda", region_name=self.region)
         lam.get_waiter("function_active_v2").wait(FunctionName=function_name)
         lam.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+
+    def unique_name(self, name: str) -> str:
+        """A name no other account uses, for what AWS names globally (S3 buckets): `name` in the local lab, where
+        the whole AWS is this lab's, and `name-<this installation's id>` on an account.
+
+        >>> s3.create_bucket(Bucket=lab.unique_name("lab-reports"), **lab.bucket_location)
+        """
+        return name if self.backend == "local" else f"{name}-{self.install_id}"
+
+    @property
+    def bucket_location(self) -> dict:
+        """`create_bucket`'s extra argument for this lab's region: none in us-east-1, a LocationConstraint elsewhere."""
+        if self.region == "us-east-1":
+            return {}
+        return {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
 
     def wait_for_iam(self, call, *args, timeout: float = 60.0, retry: bool | None = None, **kwargs):
         """Make an AWS call that needs a new role or permission, retrying while IAM has not reached Lambda yet.
@@ -355,6 +373,16 @@ class Lab:
         budget = f" Sweeps and load tests are refused above ${self.budget_usd:.2f} each." if self.budget_usd else ""
         return (f"lambda-lab: using {where} in region {self.region}. What you create through boto3 is recorded and "
                 f"tagged lambda-lab={self._lab_id} (learner {self.learner}); lab.cleanup() removes it.{budget}")
+
+    def _say_quota(self) -> None:
+        """Warn at start when the account's concurrency quota is too low for the lessons' reservations."""
+        try:
+            limit = boto3.client("lambda", region_name=self.region).get_account_settings()["AccountLimit"]
+        except (ClientError, BotoCoreError):
+            return  # a learner's policy may not allow GetAccountSettings: the lessons' own errors will say it
+        warning = quota_warning(limit)
+        if warning:
+            print(warning)
 
     def _record_path(self) -> Path | None:
         if self.backend == "local":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Limit", "LIMITS", "value", "cheat_sheet"]
+__all__ = ["Limit", "LIMITS", "value", "min_unreserved", "cheat_sheet"]
 
 _QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 _ASYNC = "https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html"
@@ -92,6 +92,19 @@ _BY_KEY = {limit.key: limit for limit in LIMITS}
 def value(key: str) -> int | float:
     """The number under `key` (e.g. "timeout_max_s" → 900); the lab's checks read their limits here."""
     return _BY_KEY[key].value
+
+
+def min_unreserved(quota: int) -> int:
+    """What reserved and provisioned concurrency must leave unreserved in an account with this quota.
+
+    >>> min_unreserved(1000), min_unreserved(10)
+    (100, 10)
+
+    An account with a lowered quota (a new account's can be 10) keeps 10, as AWS's refusals there say ("[10]"),
+    so nothing can be reserved until the quota is raised; where the step lies between 10 and 1,000 is a guess.
+    """
+    default = value("min_unreserved")
+    return default if quota > default else 10
 
 
 def _shown(limit: Limit) -> str:

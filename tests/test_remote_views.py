@@ -272,12 +272,16 @@ class TestOnAnEndpoint:
     def test_wait_for_async_waits_for_the_provisioned_concurrency_this_kernel_asked_for(self, remote):
         lam = _function(remote, "rv-warm")
         version = lam.publish_version(FunctionName="rv-warm")["Version"]
-        asked = lam.put_provisioned_concurrency_config(FunctionName="rv-warm", Qualifier=version,
-                                                       ProvisionedConcurrentExecutions=1)
-        assert asked["Status"] == "IN_PROGRESS"  # allocation takes a minute of the account's clock
-        output = io.StringIO()
-        with redirect_stdout(output):
-            remote.wait_for_async()
+        remote.server_clock.speed = 20  # allocation's lab minute lasts 3 s: a busy machine still waits, visibly
+        try:
+            asked = lam.put_provisioned_concurrency_config(FunctionName="rv-warm", Qualifier=version,
+                                                           ProvisionedConcurrentExecutions=1)
+            assert asked["Status"] == "IN_PROGRESS"  # allocation takes a minute of the account's clock
+            output = io.StringIO()
+            with redirect_stdout(output):
+                remote.wait_for_async()
+        finally:
+            remote.server_clock.speed = 60
         assert "provisioned concurrency config(s) still IN_PROGRESS" in output.getvalue()
         assert lam.get_provisioned_concurrency_config(FunctionName="rv-warm", Qualifier=version)["Status"] == "READY"
         with redirect_stdout(io.StringIO()) as again:

@@ -32,14 +32,15 @@ ACCOUNT = "123456789012"  # moto's default account
 BUSY_S = 5.0
 
 
-def start(port: int = 0, busy_s: float = BUSY_S):
+def start(port: int = 0, busy_s: float = BUSY_S, concurrency: int = 1000):
     """Start the server and the lab's runtime under it: (server, its URL, the runtime's engine for front_door()).
 
-    `busy_s`: how long a new function stays Pending and an update InProgress, unless a waiter looks first."""
+    `busy_s`: how long a new function stays Pending and an update InProgress, unless a waiter looks first;
+    `concurrency`: the account's concurrency quota (a new AWS account's can be 10)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    engine = lambda_lab.install(busy_window_s=busy_s)
+    engine = lambda_lab.install(busy_window_s=busy_s, account_concurrency=concurrency)
     provide_managed_policies(ACCOUNT, LESSON_POLICIES)  # the AWS managed policies the lessons attach
     host, bound = server.get_host_and_port()
     url = f"http://{host}:{bound}"
@@ -64,8 +65,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--busy-seconds", type=float, default=BUSY_S,
                         help=f"how long a new function is Pending, an update InProgress (default {BUSY_S})")
+    parser.add_argument("--concurrency", type=int, default=1000,
+                        help="the account's concurrency quota (default 1000; try 10, a new account's)")
     args = parser.parse_args()
-    server, url, engine = start(args.port, args.busy_seconds)
+    server, url, engine = start(args.port, args.busy_seconds, args.concurrency)
     door = front_door(engine)
     print(f"stand-in account {ACCOUNT} at {url} (APIs and function URLs at {door.url})", flush=True)
     done = threading.Event()

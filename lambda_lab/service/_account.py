@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..limits import value
-from ._invoke import MIN_UNRESERVED
+from ..limits import min_unreserved, value
 from ._validation import UNZIPPED_MAX_BYTES
 
 ZIPPED_MAX_BYTES = value("zipped_max_bytes")  # 50 MB: a direct upload (the request limit in _validation is this, base64-encoded)
@@ -20,7 +19,7 @@ def account_settings(concurrency: int, reserved: list[int], code_sizes: list[int
             "CodeSizeZipped": ZIPPED_MAX_BYTES,
             "ConcurrentExecutions": concurrency,
             # what is left for functions without reserved concurrency; never below the minimum the lab keeps
-            "UnreservedConcurrentExecutions": max(MIN_UNRESERVED, concurrency - sum(reserved)),
+            "UnreservedConcurrentExecutions": max(min_unreserved(concurrency), concurrency - sum(reserved)),
         },
         "AccountUsage": {"TotalCodeSize": sum(code_sizes), "FunctionCount": function_count},
     }

@@ -29,7 +29,6 @@ from ._xray import Tracer
 SYNC_PAYLOAD_LIMIT = value("sync_payload_max_bytes")  # 6,291,456 bytes, request and response
 ASYNC_PAYLOAD_LIMIT = value("async_payload_max_bytes")  # raised from 256 KB in 2025
 ACCOUNT_CONCURRENCY = value("account_concurrency")
-MIN_UNRESERVED = value("min_unreserved")
 HISTORY_LIMIT = 20_000
 # The history keeps whole logs of its newest invocations up to this many characters; older entries keep the
 # 4 KB tail LogResult would give, so a print loop run many times cannot fill the kernel (CloudWatch has the rest).

@@ -15,7 +15,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from .. import _logging_config as logging_config
 from .._function_states import FunctionStates
 from .._errors import ServiceError, invalid
-from .._invoke import MIN_UNRESERVED
+from ...limits import min_unreserved
 from .._names import split_function_ref
 from .._validation import check_upload_size, validate_request
 from .._permissions import DELIVERY_ACTIONS, POLLER_POLICIES, delivery_refusal, poller_refusal
@@ -314,10 +314,10 @@ def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
     if action == "PutFunctionConcurrency" and params.get("ReservedConcurrentExecutions") is not None:
         name, _ = split_function_ref(params["FunctionName"])
         others = reserved_elsewhere(storage, name)
-        limit = _state.service.account_concurrency - MIN_UNRESERVED
-        if others + int(params["ReservedConcurrentExecutions"]) > limit:
+        quota = _state.service.account_concurrency
+        if others + int(params["ReservedConcurrentExecutions"]) > quota - min_unreserved(quota):
             raise invalid("Specified ReservedConcurrentExecutions for function decreases account's "
-                          "UnreservedConcurrentExecution below its minimum value of [100].")
+                          f"UnreservedConcurrentExecution below its minimum value of [{min_unreserved(quota)}].")
     if action in ("CreateAlias", "UpdateAlias"):
         weights = ((params.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
         name, _ = split_function_ref(params["FunctionName"])

@@ -14,7 +14,7 @@ from moto.awslambda.models import LambdaBackend
 from moto.awslambda.responses import LambdaResponse
 
 from .._errors import ServiceError, invalid, not_found
-from .._invoke import MIN_UNRESERVED
+from ...limits import min_unreserved
 from .._names import split_function_ref
 from .._provisioned import ALLOCATION_S, Allocation
 from .._validation import validate_request
@@ -167,9 +167,9 @@ def _check_concurrency(backend: LambdaBackend, name: str, qualifier: str, reques
     account = _state.service.account_concurrency
     unreserved = account - sum(reserved_of(n) or 0 for n in functions)
     taken = sum(a.requested for a in store.others(name, qualifier) if reserved_of(a.function_name) is None)
-    if unreserved - taken - requested < MIN_UNRESERVED:
+    if unreserved - taken - requested < min_unreserved(account):
         raise invalid(f"Specified ConcurrentExecutions for function decreases account's UnreservedConcurrentExecution "
-                      f"below its minimum value of [{MIN_UNRESERVED}].")
+                      f"below its minimum value of [{min_unreserved(account)}].")
 
 
 def _integer(text: str, member: str) -> int:
