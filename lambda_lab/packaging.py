@@ -25,7 +25,7 @@ from ._wheels import (PackageBuildError, PlatformMismatch, PlatformWarning, insp
                       pip_install, this_computer)
 
 __all__ = ["zip_source", "zip_folder", "build_package", "layer_zip", "Package", "PlatformMismatch",
-           "PlatformWarning", "PackageBuildError", "PackageTooLarge", "DEFAULT_EXCLUDE"]
+           "PlatformWarning", "PackageBuildError", "PackageTooLarge", "DEFAULT_EXCLUDE", "secrets_extension_arn"]
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same source, same CodeSha256, no needless new version
 DEFAULT_EXCLUDE = ("__pycache__", "*.pyc", "*.pyo", ".git", ".hg", ".svn", ".venv", ".DS_Store",
@@ -354,3 +354,20 @@ def layer_zip(source, python_version: str | None = None, exclude: Iterable[str] 
     if [p.name for p in root.iterdir() if not _excluded((p.name,), exclude)] == ["python"]:
         return _write_zip(_folder_entries(root, exclude))  # already laid out: do not make python/python/
     return _write_zip(_folder_entries(root, exclude, prefix))
+
+
+def secrets_extension_arn(region: str, version: int, arm64: bool = False) -> str:
+    """The ARN of AWS's Parameters and Secrets extension layer in `region`: AWS publishes it from a different
+    account in each Region, and its version numbers differ by Region too, so take `version` from AWS's list
+    ("AWS Parameters and Secrets Lambda Extension ARNs", Secrets Manager user guide).
+
+    >>> secrets_extension_arn("eu-west-1", 12)
+    'arn:aws:lambda:eu-west-1:015030872274:layer:AWS-Parameters-and-Secrets-Lambda-Extension:12'
+    """
+    from .service._secrets_extension import LAYER_ACCOUNTS
+
+    if region not in LAYER_ACCOUNTS:
+        raise ValueError(f"AWS lists no Parameters and Secrets extension layer in {region!r}")
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    name = "AWS-Parameters-and-Secrets-Lambda-Extension" + ("-Arm64" if arm64 else "")
+    return f"arn:{partition}:lambda:{region}:{LAYER_ACCOUNTS[region]}:layer:{name}:{version}"

@@ -251,3 +251,20 @@ def test_a_node_handler_reads_a_secret_with_fetch_and_http(lab, lam, readers):
     _, out, _ = invoke(lam, "node-reader", {"path": "/secretsmanager/get?secretId=node-secret"})
     assert out["fetch"]["status"] == 200 and out["fetch"]["body"]["SecretString"] == "from-node", out
     assert out["http"]["status"] == 200 and out["http"]["body"]["SecretString"] == "from-node", out
+
+
+def test_the_extension_arn_names_each_regions_publisher():
+    import doctest
+
+    from lambda_lab import packaging
+    from lambda_lab.packaging import secrets_extension_arn
+
+    finder = doctest.DocTestFinder()
+    [example] = finder.find(packaging.secrets_extension_arn, "secrets_extension_arn",
+                            globs={"secrets_extension_arn": secrets_extension_arn})
+    assert doctest.DocTestRunner().run(example).failed == 0
+    assert secrets_extension_arn("us-east-1", 12, arm64=True) == (
+        "arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:12")
+    assert secrets_extension_arn("cn-north-1", 3).startswith("arn:aws-cn:lambda:cn-north-1:287114880934:")
+    with pytest.raises(ValueError, match="no Parameters and Secrets extension layer in 'mars-1'"):
+        secrets_extension_arn("mars-1", 12)

@@ -28,9 +28,10 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _start_server(home: Path) -> tuple[subprocess.Popen, str, str]:
+def _start_server(home: Path, concurrency: int = 1000, region: str = "us-east-1") -> tuple[subprocess.Popen, str, str]:
     env = {**os.environ, "LAMBDA_LAB_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "standin_account.py"), "--port", "0"],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tools" / "standin_account.py"), "--port", "0",
+                             "--concurrency", str(concurrency), "--region", region],
                             stdout=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline()
     found = re.search(r" at (\S+) \(APIs and function URLs at (\S+)\)", line)
@@ -40,14 +41,14 @@ def _start_server(home: Path) -> tuple[subprocess.Popen, str, str]:
     return proc, found.group(1), found.group(2)
 
 
-def run(path: Path, url: str, door: str, home: Path, timeout: int) -> list[str]:
+def run(path: Path, url: str, door: str, home: Path, timeout: int, region: str = "us-east-1") -> list[str]:
     """The errors of the cells that raised and were not meant to."""
     notebook = nbformat.read(path, as_version=4)
     env_cell = nbformat.v4.new_code_cell(
         "import os\n"
         f"os.environ.update(LAMBDA_LAB_BACKEND='endpoint', AWS_ENDPOINT_URL={url!r}, LAMBDA_LAB_HOME={str(home)!r},"
         f" LAMBDA_LAB_FRONT_DOOR={door!r},"
-        " AWS_ACCESS_KEY_ID='standin', AWS_SECRET_ACCESS_KEY='standin', AWS_DEFAULT_REGION='us-east-1')")
+        f" AWS_ACCESS_KEY_ID='standin', AWS_SECRET_ACCESS_KEY='standin', AWS_DEFAULT_REGION={region!r})")
     notebook.cells.insert(0, env_cell)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
@@ -104,10 +105,10 @@ print(json.dumps({kind: names for kind, names in left.items() if names}))
 """
 
 
-def leftovers(url: str, home: Path) -> dict:
+def leftovers(url: str, home: Path, region: str = "us-east-1") -> dict:
     """What the account holds after a final lab.cleanup()."""
     env = {**os.environ, "LAMBDA_LAB_BACKEND": "endpoint", "AWS_ENDPOINT_URL": url, "LAMBDA_LAB_HOME": str(home),
-           "AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": "us-east-1"}
+           "AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": region}
     result = subprocess.run([sys.executable, "-c", _LEFTOVERS], env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         return {"(the final clean-up failed)": [result.stderr.strip().splitlines()[-1] if result.stderr else "?"]}
@@ -118,21 +119,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--region", default="us-east-1", help="the learners' Region (default us-east-1)")
+    parser.add_argument("--concurrency", type=int, default=1000,
+                        help="the account's concurrency quota (default 1000; 10 rehearses a new account)")
     args = parser.parse_args()
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     home = Path(os.environ.get("TMPDIR", "/tmp")) / f"lambda-lab-remote-{os.getpid()}"
     home.mkdir(parents=True, exist_ok=True)
-    server, url, door = _start_server(home)
+    server, url, door = _start_server(home, args.concurrency, args.region)
     failed, left = 0, {}
     try:
         for path in paths:
             start = time.time()
-            errors = run(path, url, door, home, args.timeout)
+            errors = run(path, url, door, home, args.timeout, args.region)
             failed += bool(errors)
             print(f"{'FAIL' if errors else 'ok  '} {path.name} ({time.time() - start:.0f} s)", flush=True)
             for error in errors:
                 print("     " + error.replace("\n", " "), flush=True)
-        left = leftovers(url, home) if not args.notebooks else {}  # a partial run leaves the rest to later ones
+        left = leftovers(url, home, args.region) if not args.notebooks else {}  # a partial run leaves the rest to later ones
         for kind, names in left.items():
             print(f"LEFT {kind}: {', '.join(map(str, names[:10]))}", flush=True)
         if not args.notebooks:

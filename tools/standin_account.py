@@ -32,11 +32,12 @@ ACCOUNT = "123456789012"  # moto's default account
 BUSY_S = 5.0
 
 
-def start(port: int = 0, busy_s: float = BUSY_S, concurrency: int = 1000):
+def start(port: int = 0, busy_s: float = BUSY_S, concurrency: int = 1000, region: str | None = None):
     """Start the server and the lab's runtime under it: (server, its URL, the runtime's engine for front_door()).
 
     `busy_s`: how long a new function stays Pending and an update InProgress, unless a waiter looks first;
-    `concurrency`: the account's concurrency quota (a new AWS account's can be 10)."""
+    `concurrency`: the account's concurrency quota (a new AWS account's can be 10); `region`: where the front
+    door's APIs and function URLs are (the learners' Region; default AWS_DEFAULT_REGION, else us-east-1)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -46,7 +47,7 @@ def start(port: int = 0, busy_s: float = BUSY_S, concurrency: int = 1000):
     url = f"http://{host}:{bound}"
     # the lab's own calls in this process (deliveries, pollers, checks of roles) reach the account over HTTP too
     os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="standin", AWS_SECRET_ACCESS_KEY="standin")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["AWS_DEFAULT_REGION"] = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return server, url, engine
 
 
@@ -67,8 +68,10 @@ def main() -> None:
                         help=f"how long a new function is Pending, an update InProgress (default {BUSY_S})")
     parser.add_argument("--concurrency", type=int, default=1000,
                         help="the account's concurrency quota (default 1000; try 10, a new account's)")
+    parser.add_argument("--region", help="the Region whose APIs and function URLs the front door serves "
+                        "(default AWS_DEFAULT_REGION, else us-east-1)")
     args = parser.parse_args()
-    server, url, engine = start(args.port, args.busy_seconds, args.concurrency)
+    server, url, engine = start(args.port, args.busy_seconds, args.concurrency, args.region)
     door = front_door(engine)
     print(f"stand-in account {ACCOUNT} at {url} (APIs and function URLs at {door.url})", flush=True)
     done = threading.Event()
