@@ -295,6 +295,9 @@ def test_reserved_concurrency_throttles_beyond_the_limit(lab, lam, make_function
     assert release() == ["done", "done"]
     throttled = [i for i in lab.invocations if i.function_name == name and i.throttle_reason]
     assert [i.throttle_reason for i in throttled] == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2
+    again = tmp_path / "again"
+    again.mkdir()
+    assert hold(name, again, 2)() == ["done", "done"]  # finished calls give their slots back
 
 
 def test_reserved_concurrency_elsewhere_shrinks_the_unreserved_pool(lab, lam, make_function, tmp_path):

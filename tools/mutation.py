@@ -37,8 +37,13 @@ MODULES = {
     # the 2,000-event load test takes a minute per survivor; the retry and ordering tests check the same code
     "lambda_lab/service/_async.py": ["tests/test_async*.py", "tests/test_deliver*.py",
                                      "--deselect=tests/test_async.py::test_nothing_is_lost_under_load"],
-    "lambda_lab/service/_invoke.py": ["tests/test_invoke*.py", "tests/test_service.py", "tests/test_errors.py"],
-    "lambda_lab/runtime/_engine.py": ["tests/test_engine*.py", "tests/test_invoke.py", "tests/test_hostile.py"],
+    # concurrency, throttles, history and alias routing are tested beside the API rules and the metrics
+    "lambda_lab/service/_invoke.py": ["tests/test_invoke*.py", "tests/test_service.py", "tests/test_errors.py",
+                                      "tests/test_api_runtime_rules.py", "tests/test_metrics.py",
+                                      "tests/test_provisioned.py"],
+    # environments: reuse, retirement, idle expiry and provisioned ones
+    "lambda_lab/runtime/_engine.py": ["tests/test_invoke.py", "tests/test_hostile.py", "tests/test_provisioned.py",
+                                      "tests/test_hardening_runtime.py", "tests/test_service.py", "tests/test_errors.py"],
 }
 
 # survivors judged equivalent: mutant name -> why no test can tell it from the original. mutmut numbers the
