@@ -342,3 +342,25 @@ def test_deleting_a_function_ends_its_environments(lab, lam, make_function):
     assert lab.environments(name)
     lam.delete_function(FunctionName=name)
     assert lab.environments(name) == []
+
+
+SLOW = """
+import time
+def handler(event, context):
+    time.sleep(event["seconds"])
+    return "slept"
+"""
+
+
+def test_wait_for_async_gives_up_after_its_timeout_and_says_what_is_left(lab, lam, make_function):
+    name = make_function(SLOW, Timeout=30)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 3}')
+    started = time.monotonic()
+    with pytest.raises(TimeoutError) as caught:
+        lab.wait_for_async(timeout=0.5)
+    assert str(caught.value) == ("still busy after 0.5 s: 1 asynchronous event(s) unfinished or event source "
+                                 "mappings still retrying")
+    assert time.monotonic() - started < 2.5  # it did not wait for the handler's 3 s
+    lab.wait_for_async()  # without a small timeout it waits for the event to end
+    [event] = [e for e in lab.async_events if e.function_name == name]
+    assert event.outcome == "Success"

@@ -4,12 +4,19 @@
     .venv/bin/python tools/mutation.py pricing _model      # some of them (a name, path tail or path)
     .venv/bin/python tools/mutation.py --diffs --workers 2  # show each survivor's diff
     .venv/bin/python tools/mutation.py --resume /tmp/lambda-lab-mutation-XXXX [--summary]  # after Ctrl-C
+    .venv/bin/python tools/mutation.py --resume /tmp/lambda-lab-mutation-XXXX --recheck     # see below
 
 Each module is mutated in its own fresh copy of the tracked and new files (the working tree is never
 touched), against only the test files that exercise it (MODULES below). mutmut forks each mutant's pytest
 from a fork server that has imported and collected the tests but run none, because the tests start
 threads, HTTP servers and worker processes that a fork of a used pytest process would inherit half-made.
 Survivors listed in EQUIVALENT below are reported apart, with why they cannot change what a learner sees.
+
+mutmut runs a mutant only against the tests it saw call the mutated function, and it sees a call in the test
+that was running at the time: a module-scoped fixture's setup (the `lab` that builds LambdaService) counts for
+that module's first test alone, and calls made in the lab's threads count for none ("no tests"). `--recheck`
+therefore runs each survivor once more against the module's whole selection (stopping at the first failure),
+and records the ones that fail it as killed.
 """
 
 from __future__ import annotations
@@ -133,8 +140,31 @@ def configure(copy: Path, module: str, tests: list[str]) -> None:
         f.write("\n[tool.mutmut]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
 
 
+def recheck(copy: Path, codes: dict, workers: int) -> None:
+    """Run survivors and "no tests" mutants against the whole selection; record the ones it kills."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = (copy / "pyproject.toml").read_text()
+    tests = json.loads(re.search(r"pytest_add_cli_args_test_selection = (\[.*\])", settings)[1])
+    args = json.loads(re.search(r"pytest_add_cli_args = (\[.*\])", settings)[1])
+    env = {**os.environ, "CI": "", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONPATH", None)
+    doubtful = [name for name, code in codes.items() if code in (0, 33) and name not in EQUIVALENT]
+
+    def one(name: str) -> tuple[str, int]:
+        run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", *args, *tests], cwd=copy / "mutants",
+                             env={**env, "MUTANT_UNDER_TEST": name}, capture_output=True, timeout=1800)
+        return name, run.returncode
+
+    with ThreadPoolExecutor(workers) as pool:
+        for name, code in pool.map(one, doubtful):
+            if code == 1:
+                codes[name] = 1
+            print(f"   recheck {'killed  ' if code == 1 else 'survived'} {name}", flush=True)
+
+
 def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path | None = None,
-               summary: bool = False) -> dict:
+               summary: bool = False, rechecking: bool = False) -> dict:
     copy = resume or Path(tempfile.mkdtemp(prefix="lambda-lab-mutation-"))
     try:
         if resume:  # mutmut keeps each verdict in the copy and runs only the mutants that have none
@@ -149,13 +179,19 @@ def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path 
         env = {**os.environ, "CI": "", "PYTHONDONTWRITEBYTECODE": "1"}
         env.pop("PYTHONPATH", None)
         print(f"== {module}  ({' '.join(tests)})  in {copy}", flush=True)
-        command = ["true"] if summary else [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)]
+        command = ["true"] if summary or rechecking else [sys.executable, "-m", "mutmut", "run", "--max-children",
+                                                          str(workers)]
         run = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True)
         meta = copy / "mutants" / (module + ".meta")
         if not meta.exists():
             print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
             raise SystemExit(f"mutmut did not finish {module} (exit {run.returncode})")
         codes = json.loads(meta.read_text())["exit_code_by_key"]
+        if rechecking:
+            recheck(copy, codes, workers)
+            data = json.loads(meta.read_text())
+            data["exit_code_by_key"] = codes
+            meta.write_text(json.dumps(data))
         by_status: dict[str, list[str]] = {}
         for name, code in sorted(codes.items()):
             status = KILLED.get(code) or STATUS.get(code, f"suspicious ({code})")
@@ -183,6 +219,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the copies (to rerun `mutmut show` there)")
     parser.add_argument("--resume", type=Path, help="a kept copy: finish its run (after an interruption)")
     parser.add_argument("--summary", action="store_true", help="with --resume: only print what the copy holds")
+    parser.add_argument("--recheck", action="store_true",
+                        help="with --resume: run the survivors against the whole selection (see the docstring)")
     args = parser.parse_args()
     if args.resume:
         args.modules = [re.search(r'only_mutate = \["(.+?)"\]', (args.resume / "pyproject.toml").read_text())[1]]
@@ -194,7 +232,7 @@ def main() -> None:
     total = {"killed": 0, "counted": 0}
     rows, survivors = [], []
     for module in chosen:
-        by_status = run_module(module, args.workers, args.diffs, args.keep, args.resume, args.summary)
+        by_status = run_module(module, args.workers, args.diffs, args.keep, args.resume, args.summary, args.recheck)
         n = {s: len(v) for s, v in by_status.items()}
         caught = n.get("killed", 0) + n.get("timeout", 0)
         counted = sum(n.values()) - n.get("equivalent", 0) - n.get("not checked", 0)
