@@ -20,7 +20,7 @@ class Engine:
 
     def __init__(self, seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
                  warn_python_version: bool = True, busy_window_s: float = 0.0,
-                 account_concurrency: int = ACCOUNT_CONCURRENCY) -> None:
+                 account_concurrency: int = ACCOUNT_CONCURRENCY, iam_delay_s: float = 0.0) -> None:
         self.credentials = generate_credentials()
         self.endpoint = LoopbackEndpoint(self.credentials)
         sdk_env = {**self.credentials, "AWS_ENDPOINT_URL": self.endpoint.url}
@@ -29,7 +29,7 @@ class Engine:
                                isolate_imports=isolate_imports, warn_python_version=warn_python_version,
                                credentials_for=self.execution_credentials)
         self.service = LambdaService(self.runtime, seed=seed, busy_window_s=busy_window_s,
-                                     account_concurrency=account_concurrency)
+                                     account_concurrency=account_concurrency, iam_delay_s=iam_delay_s)
         self.service.code_locations = self.endpoint.code_locations  # GetFunction's Code.Location links
         # AWS's Parameters and Secrets extension, for functions whose layers name it; it listens once one starts
         self.secrets_extension = SecretsExtension(self.endpoint.url, role_documents)
@@ -48,12 +48,13 @@ class Engine:
 
 def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_imports: bool = True,
             warn_python_version: bool = True, busy_window_s: float = 0.0,
-            account_concurrency: int = ACCOUNT_CONCURRENCY) -> Engine:
+            account_concurrency: int = ACCOUNT_CONCURRENCY, iam_delay_s: float = 0.0) -> Engine:
     """Run Lambda handlers for real in whatever moto mock is active, until `uninstall()`.
 
     `busy_window_s`: how long a new function stays Pending, and an update InProgress, unless its configuration
     is read first (0: done by the next call; a stand-in account uses more, see service/_function_states.py).
     `account_concurrency`: the account's concurrency quota (1,000 by default; a new AWS account's can be 10).
+    `iam_delay_s`: how long a new role or policy takes to reach Lambda (0; see service/_iam_propagation.py).
 
     >>> with mock_aws():
     ...     lambda_lab.install()
@@ -66,7 +67,7 @@ def install(seed: int | None = None, idle_timeout_s: float = 600.0, isolate_impo
             _close_active()
         _active = Engine(seed=seed, idle_timeout_s=idle_timeout_s, isolate_imports=isolate_imports,
                          warn_python_version=warn_python_version, busy_window_s=busy_window_s,
-                         account_concurrency=account_concurrency)
+                         account_concurrency=account_concurrency, iam_delay_s=iam_delay_s)
         attach(_active.service)
         return _active
 

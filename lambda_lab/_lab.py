@@ -225,9 +225,10 @@ class Lab:
         >>> lab.allow("AmazonSQSFullAccess")
         >>> lab.wait_for_iam(lam.put_function_event_invoke_config, FunctionName="f", DestinationConfig=...)
 
-        Only on a real account (`retry=None`): elsewhere permissions apply at once, so a refusal is a real one.
+        Only on an account or endpoint (`retry=None`): in the local lab permissions apply at once, so a refusal
+        there is a real one.
         """
-        return when_iam_ready(call, args, kwargs, timeout, self.backend == "aws" if retry is None else retry)
+        return when_iam_ready(call, args, kwargs, timeout, self.backend != "local" if retry is None else retry)
 
     def guard_cost(self, estimate_usd: float, what: str, allow: bool = False) -> None:
         """Refuse work on a paid backend whose estimated cost is above the budget, unless `allow`."""
@@ -438,10 +439,11 @@ class Lab:
             _delete_role_quietly(iam, name)
             self.recorder.forget("role", name)
             raise
-        if self.backend == "aws":
-            # IAM is eventually consistent: Lambda may refuse a brand-new role for a few seconds
+        if self.backend != "local":
+            # IAM is eventually consistent: Lambda may refuse a brand-new role for a few seconds (a stand-in
+            # account for 2); a role kept from an earlier start is ready
             iam.get_waiter("role_exists").wait(RoleName=self._role_name)
-            time.sleep(10)
+            time.sleep(10 if self.backend == "aws" else 3)
         return role["Role"]["Arn"]
 
 

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from .pricing import parse_report
 from .runtime import InvokeResult
 from .service import Invocation
+from .service._iam_propagation import retry_until_ready
 from .service._async import AsyncEvent, Attempt
 
 LOOKBACK_MS = 120_000  # CloudWatch Logs may ingest a line after a later one: read the last 2 minutes again
@@ -454,24 +455,15 @@ class RemoteViews:
         return {(function, kind): True for kind, function in self._targets.values()}
 
 
-# what AWS answers while a new role or a new permission has not reached Lambda yet (IAM is eventually consistent)
-IAM_NOT_YET = ("cannot be assumed by Lambda", "does not have permissions to call",
-               "KMS key is invalid for CreateGrant")
-
-
 def when_iam_ready(call, args: tuple, kwargs: dict, timeout: float, retry: bool):
     """`call(*args, **kwargs)`, retried with backoff for up to `timeout` s while AWS says IAM has not caught up."""
-    deadline, pause = time.monotonic() + timeout, 1.0
-    while True:
-        try:
-            return call(*args, **kwargs)
-        except ClientError as error:
-            message = error.response.get("Error", {}).get("Message", "")
-            if not retry or not any(m in message for m in IAM_NOT_YET) or time.monotonic() + pause > deadline:
-                raise
-            print(f"IAM has not reached Lambda yet ({message[:80]}...): trying again in {pause:.0f} s", flush=True)
-            time.sleep(pause)
-            pause = min(pause * 2, 8.0)
+    if not retry:
+        return call(*args, **kwargs)
+
+    def report(message: str, pause: float) -> None:
+        print(f"IAM has not reached Lambda yet ({message[:80]}...): trying again in {pause:g} s", flush=True)
+
+    return retry_until_ready(lambda: call(*args, **kwargs), timeout, report)
 
 
 _PARAMS = "lambda_lab_remote_params"

@@ -30,18 +30,22 @@ ACCOUNT = "123456789012"  # moto's default account
 # AWS needs a second or more to set up a function; a notebook that invokes or updates again without waiting
 # fails here as on AWS (a waiter's first look ends the wait, so waiting costs nothing: _function_states.py)
 BUSY_S = 5.0
+# a new role or policy reaches Lambda a few seconds late on AWS; lab.wait_for_iam retries on the answers it gets
+IAM_S = 2.0
 
 
-def start(port: int = 0, busy_s: float = BUSY_S, concurrency: int = 1000, region: str | None = None):
+def start(port: int = 0, busy_s: float = BUSY_S, concurrency: int = 1000, region: str | None = None,
+          iam_s: float = IAM_S):
     """Start the server and the lab's runtime under it: (server, its URL, the runtime's engine for front_door()).
 
     `busy_s`: how long a new function stays Pending and an update InProgress, unless a waiter looks first;
     `concurrency`: the account's concurrency quota (a new AWS account's can be 10); `region`: where the front
-    door's APIs and function URLs are (the learners' Region; default AWS_DEFAULT_REGION, else us-east-1)."""
+    door's APIs and function URLs are (the learners' Region; default AWS_DEFAULT_REGION, else us-east-1);
+    `iam_s`: how long a new role or policy takes to reach Lambda."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    engine = lambda_lab.install(busy_window_s=busy_s, account_concurrency=concurrency)
+    engine = lambda_lab.install(busy_window_s=busy_s, account_concurrency=concurrency, iam_delay_s=iam_s)
     provide_managed_policies(ACCOUNT, LESSON_POLICIES)  # the AWS managed policies the lessons attach
     host, bound = server.get_host_and_port()
     url = f"http://{host}:{bound}"
@@ -70,8 +74,10 @@ def main() -> None:
                         help="the account's concurrency quota (default 1000; try 10, a new account's)")
     parser.add_argument("--region", help="the Region whose APIs and function URLs the front door serves "
                         "(default AWS_DEFAULT_REGION, else us-east-1)")
+    parser.add_argument("--iam-seconds", type=float, default=IAM_S,
+                        help=f"how long a new role or policy takes to reach Lambda (default {IAM_S})")
     args = parser.parse_args()
-    server, url, engine = start(args.port, args.busy_seconds, args.concurrency, args.region)
+    server, url, engine = start(args.port, args.busy_seconds, args.concurrency, args.region, args.iam_seconds)
     door = front_door(engine)
     print(f"stand-in account {ACCOUNT} at {url} (APIs and function URLs at {door.url})", flush=True)
     done = threading.Event()

@@ -20,6 +20,7 @@ from . import _recursion as recursion
 from ._errors import ServiceError
 from ._event_config import EventConfigStore
 from ._function_states import FunctionStates
+from ._iam_propagation import IamPropagation
 from ._mappings import MappingEngine
 from ._metrics import LambdaMetrics
 from ._provisioned import ProvisionedConcurrency
@@ -65,10 +66,12 @@ class LambdaService:
     """The service half of the lab: decides what runs, where and whether, then asks the runtime."""
 
     def __init__(self, runtime: Runtime, seed: int | None = None,
-                 account_concurrency: int = ACCOUNT_CONCURRENCY, busy_window_s: float = 0.0) -> None:
+                 account_concurrency: int = ACCOUNT_CONCURRENCY, busy_window_s: float = 0.0,
+                 iam_delay_s: float = 0.0) -> None:
         self.runtime = runtime
         self.account_concurrency = account_concurrency
         self.function_states = FunctionStates(busy_window_s)  # Pending / InProgress (see _function_states)
+        self.iam = IamPropagation(iam_delay_s)  # how late IAM changes reach Lambda (0 here; a stand-in's: seconds)
         recursion.reset()
         self.history: deque[Invocation] = deque(maxlen=HISTORY_LIMIT)
         self._whole_logs: deque[Invocation] = deque()  # entries still holding their whole log, oldest first

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from ._deliver import _client
+from ._iam_propagation import retry_until_ready
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: unchanged inline code keeps its CodeSha256
@@ -166,7 +167,9 @@ def _function_create(props: dict, ctx: Context) -> Made:
     name = props.get("FunctionName") or _name(ctx)
     extra = _pick(props, *_FUNCTION_KEYS, "PackageType", "Architectures")
     tags = _tags(props)
-    lam.create_function(FunctionName=name, Code=_code(props), **extra, **({"Tags": tags} if tags else {}))
+    # CloudFormation's handler waits out IAM's delay for a role made a moment ago, as lab.wait_for_iam does
+    retry_until_ready(lambda: lam.create_function(FunctionName=name, Code=_code(props), **extra,
+                                                  **({"Tags": tags} if tags else {})))
     if props.get("ReservedConcurrentExecutions") is not None:
         lam.put_function_concurrency(FunctionName=name,
                                      ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"]))
@@ -185,7 +188,7 @@ def _function_update(made: Made, props: dict, ctx: Context) -> Made:
     config = {k: (v if v is not None else defaults.get(k)) for k, v in config.items()}
     config = {k: v for k, v in config.items() if v is not None}
     if config:
-        lam.update_function_configuration(FunctionName=name, **config)
+        retry_until_ready(lambda: lam.update_function_configuration(FunctionName=name, **config))
     reserved = props.get("ReservedConcurrentExecutions")
     if reserved != old.get("ReservedConcurrentExecutions"):
         if reserved is None:
@@ -293,9 +296,9 @@ _MAPPING_KEYS = ("BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "Filt
 
 
 def _mapping_create(props: dict, ctx: Context) -> Made:
-    reply = _client("lambda", ctx.region).create_event_source_mapping(
+    reply = retry_until_ready(lambda: _client("lambda", ctx.region).create_event_source_mapping(
         FunctionName=props["FunctionName"], EventSourceArn=props["EventSourceArn"],
-        **_pick(props, *_MAPPING_KEYS, "StartingPosition", "StartingPositionTimestamp"))
+        **_pick(props, *_MAPPING_KEYS, "StartingPosition", "StartingPositionTimestamp")))
     return Made(reply["UUID"], {"EventSourceMappingArn": reply.get("EventSourceMappingArn", "")}, props)
 
 
@@ -354,7 +357,7 @@ def _url_delete(made: Made, ctx: Context) -> None:
 def _invoke_config_put(props: dict, ctx: Context) -> Made:
     args = {"FunctionName": props["FunctionName"], "Qualifier": props.get("Qualifier") or "$LATEST",
             **_pick(props, "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")}
-    _client("lambda", ctx.region).put_function_event_invoke_config(**args)
+    retry_until_ready(lambda: _client("lambda", ctx.region).put_function_event_invoke_config(**args))
     return Made(f"{props['FunctionName']}:{args['Qualifier']}", {}, props)
 
 

@@ -30,6 +30,7 @@ from ._sqs import PATCHES as _SQS_PATCHES
 from ._models import PATCHES as _MODEL_PATCHES
 from ._xray import PATCHES as _XRAY_PATCHES, put_documents
 from ._extension_layers import PATCHES as _EXTENSION_LAYER_PATCHES
+from ._iam import PATCHES as _IAM_PATCHES
 
 if TYPE_CHECKING:
     from .._invoke import LambdaService
@@ -39,7 +40,7 @@ MOTO_VERSION = "5.2.1"
 PATCHED = {**_LAMBDA_PATCHES, **_TRIGGER_PATCHES, **_RULES_PATCHES, **_LOGS_PATCHES, **_CLOUDWATCH_PATCHES,
            **_XRAY_PATCHES, **_EXTENSION_LAYER_PATCHES, **_POLICY_PATCHES,
            **_CODEDEPLOY_PATCHES, **_PROVISIONED_PATCHES, **_SQS_PATCHES,
-           **_MODEL_PATCHES}
+           **_MODEL_PATCHES, **_IAM_PATCHES}  # _IAM_PATCHES after _POLICY_PATCHES: it wraps attach_role_policy's
 _INHERITED = object()  # marks a method the class inherits: uninstall deletes our override
 
 __all__ = ["MOTO_VERSION", "PATCHED", "lazy_patches", "install", "uninstall", "write_log", "provide_managed_policies", "role_documents",

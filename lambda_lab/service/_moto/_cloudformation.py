@@ -20,6 +20,7 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.parsing import OutputMap, ResourceMap
 
 from .. import _stacks
+from .._iam_propagation import settled
 from .._stacks import PROVIDERS, Context, Made, StackFailure
 from . import _state
 from ._managed_policies import _catalogue
@@ -191,9 +192,10 @@ def _parse_and_create_resource(logical_id, resource_json, resources_map, account
     stack = _stack_of(resources_map)
     _event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS")
     try:
-        resource = cls.create_from_cloudformation_json(physical_name, cleaned, account_id, region_name,
-                                                       LogicalId=logical_id, StackId=resources_map.stack_id,
-                                                       ResourceType=resource_type)
+        with settled():  # CloudFormation goes on once IAM has the role: nothing it makes waits for IAM
+            resource = cls.create_from_cloudformation_json(physical_name, cleaned, account_id, region_name,
+                                                           LogicalId=logical_id, StackId=resources_map.stack_id,
+                                                           ResourceType=resource_type)
     except _Failed:
         raise
     except Exception as error:
@@ -222,10 +224,11 @@ def _update_resource(resources_map: ResourceMap, logical_id: str):
         if hasattr(cls.update_from_cloudformation_json, "__isabstractmethod__"):
             resource = original
         else:
-            resource = cls.update_from_cloudformation_json(original_resource=original, new_resource_name=new_name,
-                                                           cloudformation_json=cleaned,
-                                                           account_id=resources_map._account_id,
-                                                           region_name=resources_map._region_name)
+            with settled():
+                resource = cls.update_from_cloudformation_json(original_resource=original, new_resource_name=new_name,
+                                                               cloudformation_json=cleaned,
+                                                               account_id=resources_map._account_id,
+                                                               region_name=resources_map._region_name)
     except Exception as error:
         _event(stack, logical_id, resource_json["Type"], "UPDATE_FAILED", reason=_reason(error))
         raise _Failed(logical_id, _reason(error)) from error

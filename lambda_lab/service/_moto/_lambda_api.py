@@ -105,6 +105,8 @@ def _function_state_checks(backend: LambdaBackend, action: str, params: dict) ->
         return
     states: FunctionStates = _state.service.function_states
     arn = _unqualified_arn(backend, split_function_ref(params["FunctionName"])[0])
+    if action in ("CreateFunction", "UpdateFunctionConfiguration") and isinstance(params.get("Role"), str):
+        _state.service.iam.check_assumable(backend.account_id, params["Role"])
     if action in ("GetFunction", "GetFunctionConfiguration"):
         states.read(arn)
     elif action in ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"):

@@ -11,6 +11,7 @@ from .._target import Alias, Target
 from .._secrets_extension import extension_layer
 from ._extension_layers import extensions_of
 from .._names import split_function_ref
+from . import _state
 
 
 def backend_of(fn: LambdaFunction) -> LambdaBackend:
@@ -138,9 +139,11 @@ def role_documents(account_id: str, role_arn: str) -> list:
         role = iam_backends[account_id]["global"].get_role_by_arn(role_arn)
     except Exception:
         return []
-    documents = list(role.policies.values())
-    for policy in role.managed_policies.values():
-        version = next((v for v in policy.versions if v.is_default), None)
+    # on a stand-in account, what was attached a moment ago has not reached Lambda yet (.._iam_propagation)
+    pending = _state.service.iam.pending(account_id, role.name) if _state.service is not None else set()
+    documents = [document for name, document in role.policies.items() if name not in pending]
+    for arn, policy in role.managed_policies.items():
+        version = next((v for v in policy.versions if v.is_default), None) if arn not in pending else None
         if version is not None:
             documents.append(version.document)
     return documents
