@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+import uuid
 
 import boto3
 import pytest
@@ -346,6 +347,7 @@ def test_deleting_a_function_ends_its_environments(lab, lam, make_function):
 
 SLOW = """
 import time
+import uuid
 def handler(event, context):
     time.sleep(event["seconds"])
     return "slept"
@@ -364,3 +366,21 @@ def test_wait_for_async_gives_up_after_its_timeout_and_says_what_is_left(lab, la
     lab.wait_for_async()  # without a small timeout it waits for the event to end
     [event] = [e for e in lab.async_events if e.function_name == name]
     assert event.outcome == "Success"
+
+
+def test_each_invocations_request_id_is_a_uuid4_shared_by_the_answer_and_the_history(lab, lam, make_function):
+    name = make_function(VERSIONED)
+    before = time.time()
+    answer = lam.invoke(FunctionName=name)
+    after = time.time()
+    record = lab.invocations[-1]
+    assert record.function_name == name
+    assert record.request_id == answer["ResponseMetadata"]["RequestId"]
+    assert uuid.UUID(record.request_id).version == 4 and str(uuid.UUID(record.request_id)) == record.request_id
+    assert before <= record.started_at <= after
+    queued = lam.invoke(FunctionName=name, InvocationType="Event")
+    lab.wait_for_async()
+    [event] = [e for e in lab.async_events if e.function_name == name]
+    assert queued["ResponseMetadata"]["RequestId"] == event.request_id  # the 202's request id is the event's
+    assert uuid.UUID(event.request_id).version == 4
+    assert [i.request_id for i in lab.invocations if i.function_name == name][-1] == event.request_id

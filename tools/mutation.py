@@ -81,6 +81,16 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._deliver.x_send_to_dead_letter__mutmut_63": "the lab has one account: the queue owner is the caller",
     **{f"lambda_lab.service._async.x__json_or_text__mutmut_{i}": "only JSON reaches a record (Invoke refuses other "
        "payloads, the runtime serialises responses): the text fallback is unreachable" for i in (4, 5, 6)},
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁinvoke__mutmut_{i}": "HTTP header names are case-insensitive "
+       "(botocore reads them lowercased)" for i in (80, 81, 101, 102, 126, 127, 133, 134, 144, 145)},
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁinvoke__mutmut_{i}": "the invocation type's default: every "
+       "caller names the type (the API from its header, the lab's sources explicitly)" for i in (1, 2, 3)},
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_{i}": "a poll interval: how soon "
+       "wait_for_async notices progress, not what it returns" for i in (8, 9, 44)},
+    "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_28": "> or >= against a monotonic deadline",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_39": "advancing the clock by 0 changes nothing",
+    "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
+       "every malformed ClientContext AWS documents; AWS's handling of stray characters is undocumented",
     "lambda_lab.service._deliver.x_send_record__mutmut_95":
         "s3 and not success -> s3 or not success: differs only for an OnSuccess S3 destination, which the API refuses",
 }
