@@ -87,6 +87,10 @@ EQUIVALENT: dict[str, str] = {
        "caller names the type (the API from its header, the lab's sources explicitly)" for i in (1, 2, 3)},
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_{i}": "a poll interval: how soon "
        "wait_for_async notices progress, not what it returns" for i in (8, 9, 44)},
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_1": "the busy window's default: the engine always "
+       "passes install()'s value",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_7": "the history bound (20,000 invocations) is "
+       "reached only by a test of minutes",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_28": "> or >= against a monotonic deadline",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_39": "advancing the clock by 0 changes nothing",
     "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
