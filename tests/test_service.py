@@ -81,12 +81,16 @@ def test_weighted_alias_splits_traffic_by_its_weights_repeatably():
                 lam.publish_version(FunctionName="f")
                 lam.create_alias(FunctionName="f", Name="live", FunctionVersion="1",
                                  RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
-                return "".join(lam.invoke(FunctionName="f", Qualifier="live")["ExecutedVersion"] for _ in range(80))
+                answers = [lam.invoke(FunctionName="f", Qualifier="live") for _ in range(80)]
+                return ("".join(a["ExecutedVersion"] for a in answers),
+                        [a["ResponseMetadata"]["RequestId"] for a in answers[:3]])
         print(json.dumps([split(11), split(11), split(12)]))
     """)
-    first, again, other = runs
+    (first, first_ids), (again, again_ids), (other, other_ids) = runs
     assert first == again  # the same seed, the same versions in the same order
     assert other != first
+    assert first_ids == again_ids and other_ids != first_ids  # and the same request ids, so outputs repeat
+    assert len(set(first_ids)) == 3
     assert set(first) == {"1", "2"}
     assert 8 <= first.count("2") <= 32  # 25% of 80 = 20, within three standard deviations (sd ~3.9)
 

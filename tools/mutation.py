@@ -47,7 +47,14 @@ MODULES = {
     # concurrency, throttles, history and alias routing are tested beside the API rules and the metrics
     "lambda_lab/service/_invoke.py": ["tests/test_invoke*.py", "tests/test_service.py", "tests/test_errors.py",
                                       "tests/test_api_runtime_rules.py", "tests/test_metrics.py",
-                                      "tests/test_provisioned.py"],
+                                      "tests/test_provisioned.py", "tests/test_xray.py", "tests/test_api_rules.py",
+                                      "tests/test_async.py", "tests/test_mappings_depth.py", "tests/test_triggers.py",
+                                      "tests/test_event_sources_new.py",
+                                      "--deselect=tests/test_async.py::test_nothing_is_lost_under_load",
+                                      "tests/test_alarms.py::test_a_lambda_alarm_action_needs_permission_and_gets_"
+                                      "the_alarm_event",
+                                      "tests/test_hardening_packages.py::test_the_invocation_history_keeps_whole_"
+                                      "logs_only_for_the_newest"],
     # environments: reuse, retirement, idle expiry and provisioned ones
     "lambda_lab/runtime/_engine.py": ["tests/test_invoke.py", "tests/test_hostile.py", "tests/test_provisioned.py",
                                       "tests/test_hardening_runtime.py", "tests/test_service.py", "tests/test_errors.py"],
@@ -91,6 +98,16 @@ EQUIVALENT: dict[str, str] = {
        "passes install()'s value",
     "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_7": "the history bound (20,000 invocations) is "
        "reached only by a test of minutes",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_10": "a 1-character shift in the 16 M-character "
+       "bound of whole logs kept in the history",
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_{i}": "any fixed offset keeps the request ids' "
+       "generator apart from the routing one, and repeatable" for i in (18, 19)},
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_{i}": "the bound of lab.refusals is reached "
+       "only after 1,000 refused pushes" for i in (46, 47)},
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁinvoke__mutmut_{i}": "moto sends None as an empty body, as "
+       "b'' is" for i in (48, 74)},
+    "lambda_lab.service._invoke.xǁLambdaServiceǁroute__mutmut_3": "resolve() always names a version: the "
+       "'$LATEST' fallback is never used",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_28": "> or >= against a monotonic deadline",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_39": "advancing the clock by 0 changes nothing",
     "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
@@ -187,7 +204,7 @@ def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path 
         else:
             copy_tree(copy)
             tests = sorted({t for pattern in MODULES[module] if not pattern.startswith("-")
-                            for t in glob.glob(pattern, root_dir=copy)})
+                            for t in ([pattern] if "::" in pattern else glob.glob(pattern, root_dir=copy))})
             tests += [option for option in MODULES[module] if option.startswith("-")]
             configure(copy, module, tests)
         env = {**os.environ, "CI": "", "PYTHONDONTWRITEBYTECODE": "1"}
