@@ -281,3 +281,19 @@ def test_a_young_labs_last_minutes_by_the_machines_clock_include_what_just_ran()
         print(json.dumps(sum(p["Sum"] for p in answer["Datapoints"])))
     """)
     assert got == 1.0
+
+
+def test_datapoints_keep_the_minute_of_the_call_however_late_they_are_read(lab, lam, cw, make_function):
+    """Each datapoint is stamped when its invocation (or throttle) happened, not when the lab publishes it."""
+    name = make_function(FLAKY)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with minute_of_its_own(lab) as minute:
+        with pytest.raises(ClientError):
+            lam.invoke(FunctionName=name)  # throttled: reserved concurrency 0
+        lam.delete_function_concurrency(FunctionName=name)
+        lam.invoke(FunctionName=name)
+        lab.clock.advance(300)  # five lab minutes pass before anyone reads CloudWatch
+    assert values(cw, "Invocations", fn(name), "Sum", minute) == [1.0]
+    assert values(cw, "Throttles", fn(name), "Sum", minute) == [1.0]
+    later = values(cw, "Invocations", fn(name), "Sum", minute + 60, end=minute + 600)
+    assert later == []  # nothing was stamped with the time of the read
