@@ -388,3 +388,16 @@ def test_each_invocations_request_id_is_a_uuid4_shared_by_the_answer_and_the_his
     assert queued["ResponseMetadata"]["RequestId"] == event.request_id  # the 202's request id is the event's
     assert uuid.UUID(event.request_id).version == 4
     assert [i.request_id for i in lab.invocations if i.function_name == name][-1] == event.request_id
+
+
+def test_the_history_keeps_recent_logs_whole(lab, lam, make_function):
+    """Only past 16 M characters of logs do the oldest entries shrink to their tail: recent ones stay whole."""
+    from lambda_lab.service._invoke import TRIMMED_LOG
+
+    name = make_function("def handler(event, context):\n    print('line ' * 2000)\n    return 1\n")
+    for _ in range(3):
+        lam.invoke(FunctionName=name)
+    logs = [i.result.log for i in lab.invocations if i.function_name == name]
+    assert len(logs) == 3
+    assert not any(log.startswith(TRIMMED_LOG) for log in logs)
+    assert all(len(log) > 10_000 and log.count("line ") >= 2000 for log in logs)  # more than LogResult's 4 KB

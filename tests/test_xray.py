@@ -118,6 +118,9 @@ def test_active_tracing_records_lambdas_segments_with_the_invocations_timings(la
         assert set(by_origin) == {"AWS::Lambda", "AWS::Lambda::Function"}
         service, function = by_origin["AWS::Lambda"], by_origin["AWS::Lambda::Function"]
         assert service["name"] == function["name"] == name
+        arn = f"arn:aws:lambda:{lab.region}:{lab.account}:function:{name}"
+        assert service["resource_arn"] == function["resource_arn"] == arn  # the ARN the caller invoked
+        assert function["aws"]["function_arn"] == arn
         assert function["parent_id"] == service["id"] and "parent_id" not in service
         assert service["http"]["response"]["status"] == 200 and service["aws"]["request_id"] == result.request_id
         names = [s["name"] for s in function["subsegments"]]

@@ -108,6 +108,19 @@ EQUIVALENT: dict[str, str] = {
        "b'' is" for i in (48, 74)},
     "lambda_lab.service._invoke.xǁLambdaServiceǁroute__mutmut_3": "resolve() always names a version: the "
        "'$LATEST' fallback is never used",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁroute__mutmut_4": "resolve() always names a version: the "
+       "'$LATEST' fallback is never used",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁroute__mutmut_6": "< or <= against a uniform draw: a measure-zero "
+       "difference",
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁroute__mutmut_{i}": "an alias routes to at most one additional "
+       "version (the API refuses more), so the loop never reads the updated draw" for i in (8, 9)},
+    "lambda_lab.service._invoke.xǁLambdaServiceǁrun__mutmut_36": "trace is set before it is read unless "
+       "config_for raises, which no resolved target does",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_7": "> or >= against a 16 M-character bound",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_8": "differs only when the newest invocation "
+       "alone logged over 16 M characters: its whole log or its tail, both acceptable views",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_9": "differs only when the newest two logs "
+       "alone exceed 16 M characters",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_28": "> or >= against a monotonic deadline",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_39": "advancing the clock by 0 changes nothing",
     "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
