@@ -294,6 +294,7 @@ def test_the_invocation_history_keeps_whole_logs_only_for_the_newest(lab, lam):
     assert sum(map(len, logs)) <= HISTORY_LOG_CHARS + 4096 * len(logs)
     trimmed = [log.startswith(TRIMMED_LOG) for log in logs]
     assert trimmed[0] and not trimmed[-1]
+    assert trimmed.count(False) >= HISTORY_LOG_CHARS // 900_000 - 1  # as many whole logs as fit in the bound
     assert trimmed == sorted(trimmed, reverse=True)  # the oldest go first
     for log, invocation in zip(logs, mine):
         assert "REPORT RequestId: " + invocation.request_id in log  # the tail is kept: REPORT and all

@@ -302,7 +302,10 @@ def test_reserved_concurrency_throttles_beyond_the_limit(lab, lam, make_function
     assert [i.throttle_reason for i in throttled] == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 2
     again = tmp_path / "again"
     again.mkdir()
-    assert hold(name, again, 2)() == ["done", "done"]  # finished calls give their slots back
+    release = hold(name, again, 2)  # finished calls gave their slots back: two run again, and only two
+    response = error_of(lam.invoke, FunctionName=name, Payload=json.dumps({"folder": str(again)}).encode())
+    assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert release() == ["done", "done"]
 
 
 def test_reserved_concurrency_elsewhere_shrinks_the_unreserved_pool(lab, lam, make_function, tmp_path):
@@ -367,7 +370,7 @@ def test_wait_for_async_gives_up_after_its_timeout_and_says_what_is_left(lab, la
     assert str(caught.value) == ("still busy after 0.5 s: 1 asynchronous event(s) unfinished or event source "
                                  "mappings still retrying")
     assert time.monotonic() - started < 2.5  # it did not wait for the handler's 3 s
-    lab.wait_for_async()  # without a small timeout it waits for the event to end
+    lab.wait_for_async(timeout=None)  # no timeout at all: it waits for the event to end
     [event] = [e for e in lab.async_events if e.function_name == name]
     assert event.outcome == "Success"
 

@@ -117,6 +117,10 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._invoke.xǁLambdaServiceǁrun__mutmut_36": "trace is set before it is read unless "
        "config_for raises, which no resolved target does",
     "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_7": "> or >= against a 16 M-character bound",
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁrun__mutmut_{i}": "_enter has just set the function's count: "
+       "get()'s default is never used" for i in (32, 34, 35)},
+    "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_1": "the default timeout: every caller "
+       "passes one (Lab.wait_for_async's 'auto' is 60 s)",
     "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_8": "differs only when the newest invocation "
        "alone logged over 16 M characters: its whole log or its tail, both acceptable views",
     "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_9": "differs only when the newest two logs "
