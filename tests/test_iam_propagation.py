@@ -67,3 +67,19 @@ def test_a_new_policy_is_not_seen_until_iam_reaches_lambda(account):
     mapping = when_iam_ready(lam.create_event_source_mapping, (), dict(FunctionName="reader", EventSourceArn=queue),
                              timeout=30, retry=True)
     assert mapping["EventSourceArn"] == queue
+
+
+def test_cloudformation_waits_for_its_own_role_as_on_aws(account):
+    """A stack's function uses the role the same stack just made: CloudFormation's handler waits out IAM."""
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    template = {"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": json.loads(TRUST)}},
+        "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.13", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Code": {"ZipFile": "def handler(event, context):\n    return 1\n"}}}}}
+    cfn.create_stack(StackName="own-role", TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    assert cfn.describe_stacks(StackName="own-role")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    _, lam, _ = account
+    name = cfn.describe_stack_resource(StackName="own-role", LogicalResourceId="Fn")["StackResourceDetail"][
+        "PhysicalResourceId"]
+    assert lam.get_function(FunctionName=name)["Configuration"]["State"] == "Active"

@@ -55,11 +55,11 @@ def retry_until_ready(call, timeout: float | None = None, report=None):
 @contextlib.contextmanager
 def settled():
     """IAM changes made inside are ready at once: CloudFormation waits for its roles before it goes on."""
-    _local.settled = True
+    _local.depth = getattr(_local, "depth", 0) + 1  # a resource may make what it references, inside this
     try:
         yield
     finally:
-        _local.settled = False
+        _local.depth -= 1
 
 
 class IamPropagation:
@@ -73,7 +73,7 @@ class IamPropagation:
 
     def changed(self, account: str, role: str, key: str = "") -> None:
         """A role was made (`key` ""), or a policy (ARN or inline name) attached to it or put on it."""
-        if self.delay_s > 0 and not getattr(_local, "settled", False):
+        if self.delay_s > 0 and not getattr(_local, "depth", 0):
             with self._lock:
                 self._changes[(account, role, key)] = time.monotonic()
 
