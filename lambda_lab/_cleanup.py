@@ -12,7 +12,7 @@ import warnings
 import boto3
 from botocore.exceptions import ClientError
 
-from ._recorder import TAG_LAB
+from ._recorder import TAG_LAB, found
 
 # dependants before what they depend on: mappings and rules before functions, functions before roles
 _ORDER = ("stack", "alarm", "event-source-mapping", "rule", "rest-api", "http-api", "function", "layer-version",
@@ -129,10 +129,8 @@ def _table_tags(name: str, region: str) -> dict[str, str]:
 
 def _alarm_tags(name: str, region: str) -> dict[str, str]:
     cloudwatch = _client("cloudwatch", region)
-    alarms = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
-    if not alarms:
-        raise ClientError({"Error": {"Code": "ResourceNotFound", "Message": name}}, "DescribeAlarms")
-    return _pairs(cloudwatch.list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"])["Tags"])
+    [alarm] = found(cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"], "DescribeAlarms")
+    return _pairs(cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"])
 
 
 def _stack(name: str, region: str) -> None:

@@ -73,17 +73,19 @@ _LOOK = {
         TopicArn=f"arn:{c.meta.partition}:sns:{c.meta.region_name}:{account}:{p['Name']}"),
     ("events", "PutRule"): lambda c, p, account: c.describe_rule(
         Name=p["Name"], **({"EventBusName": p["EventBusName"]} if p.get("EventBusName") else {})),
-    ("cloudwatch", "PutMetricAlarm"): lambda c, p, account: _found(
+    ("cloudwatch", "PutMetricAlarm"): lambda c, p, account: found(
         c.describe_alarms(AlarmNames=[p["AlarmName"]])["MetricAlarms"], "DescribeAlarms"),
     ("ssm", "PutParameter"): lambda c, p, account: c.get_parameter(Name=p["Name"]),  # Overwrite=True updates
 }
 
 
-def _found(items: list, operation: str) -> list:
-    """`items`, or the "not there" error a look expects when a list answers empty instead."""
+def found(items: list, operation: str) -> list:
+    """`items`, or the "not there" error a look (or a clean-up) expects when a list answers empty instead."""
     if not items:
         raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not there"}}, operation)
     return items
+
+
 _HOOKS = (("creating-client-class", "lambda-lab-client"), ("before-parameter-build", "lambda-lab-tags"),
           ("after-call", "lambda-lab-record"))
 _ID = re.compile(r"[0-9a-f]{16}")

@@ -354,10 +354,13 @@ class RemoteViews:
             pushes, self._pushes = self._pushes, []
         if not pushes:
             return False
+        latest: dict[str, float] = {}  # a function that ran after a topic's last publish ran after its earlier ones
+        for topic, at in pushes:
+            latest[topic] = max(at, latest.get(topic, at))
         mine = self._functions_made()
         sns = boto3.client("sns", region_name=self._lab.region)
         expected = []
-        for topic, at in pushes:
+        for topic, at in latest.items():
             try:
                 subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
             except ClientError:
@@ -376,16 +379,9 @@ class RemoteViews:
         clock skew allowed), or the deadline; False when there was nothing to wait for."""
         if not expected:
             return False
-        while True:
-            left = [f for f, at in expected
-                    if not any(i.result.invoked_at and i.result.invoked_at >= at - 1 for i in self.invocations(f))]
-            if progress:
-                print(f"\rlab.wait_for_async(): {len(left)} {what}", end="", flush=True)
-            if not left or time.monotonic() >= deadline:
-                if progress:
-                    print()
-                return True
-            time.sleep(POLL_S)
+        return _poll(lambda: sum(not any(i.result.invoked_at and i.result.invoked_at >= at - 1
+                                         for i in self.invocations(f)) for f, at in expected),
+                     what, deadline, progress)
 
     def _wait_provisioned(self, deadline: float, progress: bool) -> bool:
         """Wait until the provisioned concurrency configs this kernel put are no longer IN_PROGRESS, or the
@@ -395,7 +391,9 @@ class RemoteViews:
         if not pending:
             return False
         lam = boto3.client("lambda", region_name=self._lab.region)
-        while True:
+
+        def still_allocating() -> int:
+            nonlocal pending
             busy = []
             for name, qualifier in pending:
                 try:
@@ -408,14 +406,10 @@ class RemoteViews:
                     with self._lock:
                         self._provisioning.discard((name, qualifier))
             pending = busy
-            if busy and progress:
-                    print(f"\rlab.wait_for_async(): {len(busy)} provisioned concurrency config(s) still IN_PROGRESS "
-                          "(AWS takes a minute or two)", end="", flush=True)
-            if not busy or time.monotonic() >= deadline:
-                if progress:
-                    print()
-                return True
-            time.sleep(POLL_S)
+            return len(busy)
+
+        return _poll(still_allocating, "provisioned concurrency config(s) still IN_PROGRESS (AWS takes a minute or "
+                     "two)", deadline, progress)
 
     def _drain_mapped_queues(self, mappings: list[dict], deadline: float, progress: bool) -> bool:
         """Wait until the SQS queues these mappings poll hold no message, visible or in flight (the pollers have
@@ -433,7 +427,8 @@ class RemoteViews:
                     pass
         if not queues:
             return False
-        while True:
+
+        def messages_left() -> int:
             left = 0
             for url in queues:
                 try:
@@ -442,17 +437,26 @@ class RemoteViews:
                 except ClientError:
                     continue
                 left += sum(int(v) for v in counts.values())
-            if progress:
-                print(f"\rlab.wait_for_async(): {left} message(s) left in queues the mappings poll", end="", flush=True)
-            if left == 0 or time.monotonic() >= deadline:
-                if progress:
-                    print()
-                return True
-            time.sleep(POLL_S)
+            return left
+
+        return _poll(messages_left, "message(s) left in queues the mappings poll", deadline, progress)
 
     def _expected_deliveries(self) -> dict[tuple[str, str], bool]:
         """(function, kind) pairs that have an SQS destination or DLQ: such an event ends when its record lands."""
         return {(function, kind): True for kind, function in self._targets.values()}
+
+
+def _poll(count_left, what: str, deadline: float, progress: bool) -> bool:
+    """Call `count_left()` every POLL_S until it answers 0 or the deadline passes, showing "<n> <what>"; True."""
+    while True:
+        left = count_left()
+        if progress:
+            print(f"\rlab.wait_for_async(): {left} {what}", end="", flush=True)
+        if not left or time.monotonic() >= deadline:
+            if progress:
+                print()
+            return True
+        time.sleep(POLL_S)
 
 
 def when_iam_ready(call, args: tuple, kwargs: dict, timeout: float, retry: bool):

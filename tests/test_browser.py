@@ -152,9 +152,10 @@ def test_every_widget_renders_in_jupyterlab_and_the_console_invokes(jupyter, tmp
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             # the first widget waits for a kernel that starts a lab, creates and invokes a function: on a CI
-            # machine whose two cores also run the rest of the suite that can take well over 30 s
+            # machine whose two cores also run the rest of the suite that can take over 30 s (60 s keeps the
+            # whole test inside pytest-timeout's 120 s)
             for n, css in enumerate(WIDGET_CLASSES):
-                page.locator(f".{css}").first.wait_for(state="visible", timeout=30_000 if n else 120_000)
+                page.locator(f".{css}").first.wait_for(state="visible", timeout=30_000 if n else 60_000)
             expect(page.get_by_text("Error displaying widget")).to_have_count(0)
             expect(page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")) \
                 .to_have_count(0)

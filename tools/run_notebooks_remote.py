@@ -41,14 +41,17 @@ def _start_server(home: Path, concurrency: int = 1000, region: str = "us-east-1"
     return proc, found.group(1), found.group(2)
 
 
+def _account_env(url: str, home: Path, region: str) -> dict[str, str]:
+    """What a learner's kernel sets to use the stand-in account as its endpoint."""
+    return {"LAMBDA_LAB_BACKEND": "endpoint", "AWS_ENDPOINT_URL": url, "LAMBDA_LAB_HOME": str(home),
+            "AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": region}
+
+
 def run(path: Path, url: str, door: str, home: Path, timeout: int, region: str = "us-east-1") -> list[str]:
     """The errors of the cells that raised and were not meant to."""
     notebook = nbformat.read(path, as_version=4)
-    env_cell = nbformat.v4.new_code_cell(
-        "import os\n"
-        f"os.environ.update(LAMBDA_LAB_BACKEND='endpoint', AWS_ENDPOINT_URL={url!r}, LAMBDA_LAB_HOME={str(home)!r},"
-        f" LAMBDA_LAB_FRONT_DOOR={door!r},"
-        f" AWS_ACCESS_KEY_ID='standin', AWS_SECRET_ACCESS_KEY='standin', AWS_DEFAULT_REGION={region!r})")
+    env = {**_account_env(url, home, region), "LAMBDA_LAB_FRONT_DOOR": door}
+    env_cell = nbformat.v4.new_code_cell(f"import os\nos.environ.update({env!r})")
     notebook.cells.insert(0, env_cell)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
@@ -68,11 +71,11 @@ def run(path: Path, url: str, door: str, home: Path, timeout: int, region: str =
 
 # after every lesson's own clean-up, a final lab.cleanup() (what a learner runs when done), then what is left
 _LEFTOVERS = """
-import json, boto3, lambda_lab
+import json, os, boto3, lambda_lab
 lab = lambda_lab.Lab(backend="endpoint", quiet=True)
 lab.cleanup()
 lab.stop()
-region = "us-east-1"
+region = os.environ["AWS_DEFAULT_REGION"]  # the run's Region: what a learner there would have left
 def c(service):
     return boto3.client(service, region_name=region)
 kms = c("kms")
@@ -107,8 +110,7 @@ print(json.dumps({kind: names for kind, names in left.items() if names}))
 
 def leftovers(url: str, home: Path, region: str = "us-east-1") -> dict:
     """What the account holds after a final lab.cleanup()."""
-    env = {**os.environ, "LAMBDA_LAB_BACKEND": "endpoint", "AWS_ENDPOINT_URL": url, "LAMBDA_LAB_HOME": str(home),
-           "AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": region}
+    env = {**os.environ, **_account_env(url, home, region)}
     result = subprocess.run([sys.executable, "-c", _LEFTOVERS], env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         return {"(the final clean-up failed)": [result.stderr.strip().splitlines()[-1] if result.stderr else "?"]}

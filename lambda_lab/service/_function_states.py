@@ -61,9 +61,14 @@ class FunctionStates:
             with self._lock:
                 self._busy[arn] = (state, time.monotonic() + self.window_s)
 
+    @property
+    def active(self) -> bool:
+        """Whether any function may still be busy (never in the local lab: nothing is, after its own answer)."""
+        return bool(self._busy)
+
     def busy(self, arn: str) -> str | None:
         """'Pending', 'InProgress', or None once the function is Active and its last update Successful."""
-        if not self._busy:  # the local lab: nothing is ever busy after its own answer
+        if not self._busy:
             return None
         with self._lock:
             entry = self._busy.get(arn)
@@ -78,8 +83,7 @@ class FunctionStates:
             with self._lock:
                 self._busy.pop(arn, None)
 
-    def forget(self, arn: str) -> None:
-        self.read(arn)
+    forget = read  # a deleted function is busy no more
 
     def check_invoke(self, arn: str) -> None:
         """Lambda invokes nothing Pending; an update in progress still runs the function's previous settings."""

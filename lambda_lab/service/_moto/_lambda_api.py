@@ -93,6 +93,8 @@ def _call_action(self: LambdaResponse):
 
 
 _STATE_CHANGES = ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration")
+_STATE_READS = ("GetFunction", "GetFunctionConfiguration")
+_STATE_REFUSED = ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion")
 
 
 def _unqualified_arn(backend: LambdaBackend, name: str) -> str:
@@ -100,18 +102,21 @@ def _unqualified_arn(backend: LambdaBackend, name: str) -> str:
 
 
 def _function_state_checks(backend: LambdaBackend, action: str, params: dict) -> None:
-    """Pending and InProgress functions refuse what AWS refuses; a look at the configuration ends the wait."""
-    if not params.get("FunctionName") or _state.service is None:
+    """Pending and InProgress functions refuse what AWS refuses; a look at the configuration ends the wait. A role
+    too new for Lambda to assume is refused (both only on a stand-in account: locally nothing is ever busy)."""
+    if _state.service is None or not params.get("FunctionName"):
         return
-    states: FunctionStates = _state.service.function_states
-    arn = _unqualified_arn(backend, split_function_ref(params["FunctionName"])[0])
     if action in ("CreateFunction", "UpdateFunctionConfiguration") and isinstance(params.get("Role"), str):
         _state.service.iam.check_assumable(backend.account_id, params["Role"])
-    if action in ("GetFunction", "GetFunctionConfiguration"):
+    states: FunctionStates = _state.service.function_states
+    if not states.active or action not in (*_STATE_READS, *_STATE_REFUSED, "DeleteFunction"):
+        return  # every other call (Invoke among them) pays no more than this
+    arn = _unqualified_arn(backend, split_function_ref(params["FunctionName"])[0])
+    if action in _STATE_READS:
         states.read(arn)
-    elif action in ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"):
+    elif action in _STATE_REFUSED:
         states.check_change(arn)
-    elif action == "DeleteFunction":
+    else:
         states.forget(arn)
 
 
@@ -132,7 +137,8 @@ def _http_invoke(self: LambdaResponse):
     headers = {k.lower(): v for k, v in self.headers.items()}
     try:
         target = resolve(self.backend, name, qualifier)
-        _state.service.function_states.check_invoke(_unqualified_arn(self.backend, target.function_name))
+        if _state.service.function_states.active:  # a stand-in account with a function still Pending
+            _state.service.function_states.check_invoke(_unqualified_arn(self.backend, target.function_name))
         reply = _state.service.invoke(target, body, headers.get("x-amz-invocation-type", "RequestResponse"),
                                 headers.get("x-amz-log-type"), headers.get("x-amz-client-context"),
                                 headers.get("x-amzn-trace-id"))
