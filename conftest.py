@@ -1,0 +1,66 @@
+"""The suite's notebook kernel, for every path pytest is given (notebooks/, solutions/, tests/ or one file).
+
+`./run.py test` asks nbval for the kernel `lambda-lab-tests` (tests/jupyter/kernels/): a real ipykernel that, on
+Linux, is forked from one server that has already imported what notebooks use (tests/warm_kernels.py).
+"""
+
+import itertools
+import os
+import shutil
+import sys
+from pathlib import Path
+
+KERNELS = Path(__file__).parent / "tests" / "jupyter"  # kernels/lambda-lab-tests: the kernel run.py asks nbval for
+
+
+def pytest_configure(config):
+    """Make the suite's notebook kernel findable and, on Linux, start the one server its kernels fork from.
+
+    The process that starts the session (xdist's controller, or pytest alone) starts `warm_kernels.py` when
+    notebooks are to run; xdist's workers inherit its address. Without it each kernel starts as a plain one.
+    """
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(KERNELS), os.environ.get("JUPYTER_PATH")]))
+    if hasattr(config, "workerinput") or not getattr(config.option, "nbval", False):
+        return
+    if sys.platform != "linux" or not hasattr(os, "pidfd_open") or not _notebooks_among(config.args):
+        return
+    import subprocess
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="lambda-lab-kernels-")  # short: a socket's path has about 100 bytes
+    address = os.path.join(folder, "socket")
+    server = subprocess.Popen([sys.executable, str(Path(__file__).parent / "tests" / "warm_kernels.py"), address],
+                              stdin=subprocess.PIPE)
+    os.environ["LAMBDA_LAB_TEST_KERNELS"] = address
+
+    def stop() -> None:  # closing its input ends it; it takes any kernel still running with it
+        server.stdin.close()
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    config.add_cleanup(stop)
+
+
+def _notebooks_among(args) -> bool:
+    return any(Path(arg.split("::")[0]).suffix == ".ipynb"
+               or (Path(arg).is_dir() and next(Path(arg).rglob("*.ipynb"), None) is not None) for arg in args)
+
+
+# files whose tests mostly wait (a moto server's IAM settling, pip, a real browser) rather than compute: started
+# first, their waits overlap the notebooks' work instead of leaving cores idle at the end (with xdist's
+# --no-loadscope-reorder, files are handed out in this order, then the rest, largest first)
+WAIT_MOSTLY = ["tests/test_cleanup_identity.py", "tests/test_remote_views.py", "tests/test_backends.py",
+               "tests/test_packaging.py", "tests/test_exercises.py", "tests/test_checks_10.py",
+               "tests/test_browser.py", "tests/test_hardening_runtime.py"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Group the items by file: the files above, each followed by the largest of the rest (as xdist's own
+    reordering would hand them out), so that about half the workers wait while the others compute."""
+    by_file: dict[str, list] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
+    waiting = [name for name in WAIT_MOSTLY if name in by_file]
+    rest = sorted((name for name in by_file if name not in WAIT_MOSTLY), key=lambda name: -len(by_file[name]))
+    order = [name for pair in itertools.zip_longest(waiting, rest) for name in pair if name is not None]
+    items[:] = [item for name in order for item in by_file[name]]

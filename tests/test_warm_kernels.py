@@ -1,0 +1,75 @@
+"""The suite's notebook kernel (tests/warm_kernels.py): forked, yet the kernel a notebook would get anyway."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the kernel server forks: Linux only (CI is Linux)")
+
+
+@pytest.fixture
+def server():
+    folder = tempfile.mkdtemp(prefix="llk-")  # short: a socket's path has about 100 bytes
+    address = os.path.join(folder, "socket")
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_kernels.py"), address],
+                               stdin=subprocess.PIPE)
+    try:
+        yield address, process.pid
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(client, code: str, timeout: float = 60):
+    """Execute `code`: its last printed line as JSON, or the error's name."""
+    outputs: list = []
+    reply = client.execute_interactive(code, timeout=timeout, output_hook=outputs.append)
+    if reply["content"]["status"] != "ok":
+        return {"error": reply["content"]["ename"]}
+    text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_a_warm_kernel_has_the_notebooks_folder_environment_and_backend_and_answers_an_interrupt(server, tmp_path):
+    from jupyter_client.manager import KernelManager
+
+    address, server_pid = server
+    manager = KernelManager(kernel_name="lambda-lab-tests")  # the root conftest put its folder on JUPYTER_PATH
+    manager.start_kernel(cwd=str(tmp_path), env={**os.environ, "LAMBDA_LAB_TEST_KERNELS": address,
+                                                   "WARM_KERNEL_TEST": "set by this test only"})
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        seen = run(client, "import json, os, sys, matplotlib\n"
+                           "print(json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'cwd': os.getcwd(),"
+                           " 'path0': sys.path[0], 'env': os.environ.get('WARM_KERNEL_TEST'),"
+                           " 'backend': matplotlib.get_backend(), 'sid': os.getsid(0)}))")
+        launcher = manager.provisioner.process.pid
+        assert seen["ppid"] == server_pid and seen["pid"] != launcher  # forked from the server, not the fallback
+        assert seen["sid"] == seen["pid"]  # a session of its own, as jupyter_client gives a kernel
+        assert seen["cwd"] == seen["path0"] == str(tmp_path)
+        assert seen["env"] == "set by this test only"
+        assert seen["backend"] == "module://matplotlib_inline.backend_inline"  # charts show in the notebook
+        # a cell's timeout in nbval interrupts the kernel: the launcher passes the signal on
+        client.execute("import time; time.sleep(60)")
+        time.sleep(1)
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=20)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        assert run(client, "print(1 + 1)") == 2  # and it goes on
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)  # as nbval does: the launcher is killed, and the kernel with it
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{seen['pid']}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{seen['pid']}"), "the kernel outlived its launcher"
