@@ -20,6 +20,10 @@ def server():
     address = os.path.join(folder, "socket")
     process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_kernels.py"), address],
                                stdin=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(address):  # bound before it imports: until then a launcher starts a plain kernel
+        assert process.poll() is None and time.monotonic() < deadline, "the kernel server did not start"
+        time.sleep(0.05)
     try:
         yield address, process.pid
     finally:

@@ -487,8 +487,11 @@ def main():
             raise
         if os.getpid() != _worker_pid:  # a handler forked and both processes returned: the copy ends here
             os._exit(0)
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        # the wait is read inside the wall interval at both ends (wall0 before wait0, waited before wall): a
+        # preemption between the two reads then counts in the wall only, never in the wait alone, so a busy
+        # machine cannot make a 50 ms sleep report less than 50 ms
         waited = _runqueue_wait_ms() - wait0
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         if error:
             _log_error(error)
             payload = json.dumps(error).encode()
