@@ -4,7 +4,6 @@
 Linux, is forked from one server that has already imported what notebooks use (tests/warm_kernels.py).
 """
 
-import itertools
 import os
 import shutil
 import sys
@@ -20,7 +19,7 @@ def pytest_configure(config):
     notebooks are to run; xdist's workers inherit its address. Without it each kernel starts as a plain one.
     """
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(KERNELS), os.environ.get("JUPYTER_PATH")]))
-    if hasattr(config, "workerinput") or not getattr(config.option, "nbval", False):
+    if hasattr(config, "workerinput") or not getattr(config.option, "nbval", False) or config.option.collectonly:
         return
     if sys.platform != "linux" or not hasattr(os, "pidfd_open") or not _notebooks_among(config.args):
         return
@@ -46,21 +45,21 @@ def _notebooks_among(args) -> bool:
                or (Path(arg).is_dir() and next(Path(arg).rglob("*.ipynb"), None) is not None) for arg in args)
 
 
-# files whose tests mostly wait (a moto server's IAM settling, pip, a real browser) rather than compute: started
-# first, their waits overlap the notebooks' work instead of leaving cores idle at the end (with xdist's
-# --no-loadscope-reorder, files are handed out in this order, then the rest, largest first)
-WAIT_MOSTLY = ["tests/test_cleanup_identity.py", "tests/test_remote_views.py", "tests/test_backends.py",
-               "tests/test_packaging.py", "tests/test_exercises.py", "tests/test_checks_10.py",
-               "tests/test_browser.py", "tests/test_hardening_runtime.py"]
+# files whose tests mostly wait (a moto server's IAM settling, pip, hostile handlers' timeouts, a real browser)
+# rather than compute, longest first: spread evenly through the run (with xdist's --no-loadscope-reorder, files
+# are handed out in the order below), about one worker in four waits while the others compute
+WAIT_MOSTLY = ["tests/test_cleanup_identity.py", "tests/test_remote_views.py", "tests/test_hardening_runtime.py",
+               "tests/test_packaging.py", "tests/test_backends.py", "tests/test_browser.py"]
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Group the items by file: the files above, each followed by the largest of the rest (as xdist's own
-    reordering would hand them out), so that about half the workers wait while the others compute."""
+    """Group the items by file, the largest files first (as xdist's own reordering would), with the files above
+    placed evenly among them."""
     by_file: dict[str, list] = {}
     for item in items:
         by_file.setdefault(item.nodeid.split("::")[0], []).append(item)
     waiting = [name for name in WAIT_MOSTLY if name in by_file]
     rest = sorted((name for name in by_file if name not in WAIT_MOSTLY), key=lambda name: -len(by_file[name]))
-    order = [name for pair in itertools.zip_longest(waiting, rest) for name in pair if name is not None]
-    items[:] = [item for name in order for item in by_file[name]]
+    step = len(rest) / max(len(waiting), 1)
+    place = {**{name: i for i, name in enumerate(rest)}, **{name: k * step - 0.5 for k, name in enumerate(waiting)}}
+    items[:] = [item for name in sorted(by_file, key=place.__getitem__) for item in by_file[name]]

@@ -23,7 +23,7 @@ WORKERS = str(min(4, 2 * (os.cpu_count() or 1)))
 # the files that mostly wait go first (conftest.py); notebooks run in tests/jupyter's kernel, forked warm
 TEST_ARGS = ["-n", WORKERS, "--dist", "loadfile", "--no-loadscope-reorder", "--nbval",
              "--nbval-kernel-name", "lambda-lab-tests", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
-             "-p", "no:cacheprovider"]
+             "-p", "no:cacheprovider", "-p", "tests.skip_slow_imports"]
 
 
 def setup() -> None:

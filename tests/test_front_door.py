@@ -254,7 +254,6 @@ def test_rest_function_error_is_502_with_the_error_in_the_reason(lam, apigw, doo
 def test_rest_without_permission_is_500_and_the_function_never_runs(lab, lam, apigw, door, make_function):
     name = make_function(ECHO)
     api = rest_api(apigw, lam, arn_of(lam, name), grant=None)
-    before = len(lab.invocations)
     response = requests.get(door.rest_api_url(api, "prod") + "/hello/x")
     assert response.status_code == 500
     assert response.json() == {"message": "Internal server error"}
@@ -262,7 +261,7 @@ def test_rest_without_permission_is_500_and_the_function_never_runs(lab, lam, ap
     assert "apigateway.amazonaws.com may not call lambda:InvokeFunction" in reason
     assert "no resource-based policy" in reason and "add_permission" in reason
     assert door.last_refusal.kind == "permission" and door.last_refusal.status == 500
-    assert len(lab.invocations) == before
+    assert not [i for i in lab.invocations if i.function_name == name]  # the refused call ran nothing (the module's lab counts other tests' late events too)
 
 
 @pytest.mark.parametrize("pattern, allowed", [
@@ -493,12 +492,11 @@ def test_function_url_without_public_permissions_is_forbidden(lab, lam, door, ma
                                                               invoke_permission, missing):
     name = make_function(ECHO)
     function_url(lam, name, url_permission=url_permission, invoke_permission=invoke_permission)
-    before = len(lab.invocations)
     response = requests.get(door.function_url(name))
     assert response.status_code == 403
     assert response.json() == {"Message": "Forbidden"}
     assert missing in response.headers[REASON]
-    assert door.last_refusal.kind == "permission" and len(lab.invocations) == before
+    assert door.last_refusal.kind == "permission" and not [i for i in lab.invocations if i.function_name == name]
 
 
 def test_function_url_older_rule_needs_only_invoke_function_url(lam, make_function):
