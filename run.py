@@ -20,7 +20,7 @@ STAMP = VENV / ".lambda-lab-installed"
 # a test file's tests (and a notebook's cells) stay on one worker. Much of a test's time is spent waiting for
 # handler processes and kernels, so two workers per core finish sooner (on 2 cores: 5.1 min with 4, 6.4 with 2)
 WORKERS = str(min(4, 2 * (os.cpu_count() or 1)))
-# the files that mostly wait go first (conftest.py); notebooks run in tests/jupyter's kernel, forked warm
+# files handed out in conftest.py's order; notebooks run in tests/jupyter's kernel, forked from a warm server
 TEST_ARGS = ["-n", WORKERS, "--dist", "loadfile", "--no-loadscope-reorder", "--nbval",
              "--nbval-kernel-name", "lambda-lab-tests", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
              "-p", "no:cacheprovider", "-p", "tests.skip_slow_imports"]

@@ -130,13 +130,14 @@ def serve(address: str) -> None:
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(address)
     listener.listen(64)  # launchers queue here while the imports below run
-    stderr = os.dup(2)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # pydevd's warning about frozen modules: a kernel's goes nowhere
+    stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # pydevd's warning about frozen modules: a kernel's goes nowhere either
     try:
         preload()
     finally:
         os.dup2(stderr, 2)
         os.close(stderr)
+        os.close(devnull)
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the launcher's connection)
     stdin = sys.stdin.fileno()
     try:
@@ -152,10 +153,13 @@ def serve(address: str) -> None:
                     connection.close()
                     continue
                 inherited = {listener.fileno(), connection.fileno(), *children,
-                        *(c.fileno() for _, c in children.values())}
+                             *(c.fileno() for _, c in children.values())}
                 pid = os.fork()
-                if pid == 0:
-                    kernel(job, stdio, inherited)
+                if pid == 0:  # the child never returns to this loop, whatever fails before its kernel starts
+                    try:
+                        kernel(job, stdio, inherited)
+                    finally:
+                        os._exit(1)
                 for fd in stdio:
                     os.close(fd)
                 connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")

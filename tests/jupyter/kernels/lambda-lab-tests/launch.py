@@ -14,7 +14,12 @@ import sys
 
 
 def plain_kernel(connection_file: str) -> None:
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
+    command = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+    if os.name == "nt":  # Windows has no exec: jupyter_client would see this process end and the kernel die
+        import subprocess
+
+        sys.exit(subprocess.call(command))
+    os.execv(sys.executable, command)
 
 
 def main(connection_file: str) -> int:
