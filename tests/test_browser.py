@@ -142,7 +142,7 @@ def run_all_cells(page, attempts: int = 3) -> None:
     a moment before its session takes requests, and a Run All then queues nothing (seen twice in full-suite runs:
     every prompt still `[ ]:` a minute later, the kernel idle)."""
     prompt = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-prompt").first
-    for attempt in range(attempts):
+    for _ in range(attempts):
         page.locator(".jp-NotebookPanel .jp-Cell").first.click()
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()

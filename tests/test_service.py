@@ -354,7 +354,6 @@ def test_deleting_a_function_ends_its_environments(lab, lam, make_function):
 
 SLOW = """
 import time
-import uuid
 def handler(event, context):
     time.sleep(event["seconds"])
     return "slept"

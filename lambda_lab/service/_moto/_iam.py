@@ -15,9 +15,8 @@ def _noting(original, key_of):
 
     def method(self: IAMBackend, *args, **kwargs):
         result = original(self, *args, **kwargs)
-        if _state.service is not None and _state.service.iam.delay_s > 0:
-            role, key = key_of(*args, **kwargs)
-            _state.service.iam.changed(self.account_id, role, key)
+        if _state.service is not None:  # it notes nothing where IAM has no delay (the local lab)
+            _state.service.iam.changed(self.account_id, *key_of(*args, **kwargs))
         return result
 
     method.__name__ = original.__name__

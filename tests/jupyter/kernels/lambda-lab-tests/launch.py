@@ -24,7 +24,7 @@ def plain_kernel(connection_file: str) -> None:
 
 def main(connection_file: str) -> int:
     address = os.environ.get("LAMBDA_LAB_TEST_KERNELS")
-    if not address or not hasattr(os, "pidfd_open"):
+    if not address:  # conftest.py starts a server only where it can (Linux)
         plain_kernel(connection_file)
     server = socket.socket(socket.AF_UNIX)
     try:
