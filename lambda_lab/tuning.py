@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import operator
-import statistics
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -208,9 +208,12 @@ def percentile(values, q: float) -> float:
     Introduced in notebook 06_memory_and_cost.
     """
     ordered = sorted(values)
-    if len(ordered) == 1:
-        return float(ordered[0])
-    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1] if q < 100 else float(ordered[-1])
+    rank = (len(ordered) - 1) * min(max(q, 0), 100) / 100
+    low = math.floor(rank)
+    a, b = ordered[low], ordered[min(low + 1, len(ordered) - 1)]
+    # a + (b - a) x t, kept between its neighbours: statistics.quantiles' weighted sum made four runs of 50.3 ms
+    # a p99 of 50.29999999999999, under their p50
+    return float(min(max(a + (b - a) * (rank - low), a), b))
 
 
 def visualization_url(stats: list[dict]) -> str:
