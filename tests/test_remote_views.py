@@ -187,12 +187,13 @@ class TestOnAnEndpoint:
             output = io.StringIO()
             with redirect_stdout(output):
                 remote.wait_for_async(timeout=3, progress=False)
+            # read while the retry is still a real minute away: at 60x a busy machine saw it happen first
+            event = _poll(lambda: [e for e in remote.async_events if e.function_name == "rv-retry"][0],
+                          lambda e: e.attempts)
         finally:
             remote.server_clock.speed = 60
         assert output.getvalue().startswith("\nlab.wait_for_async(): 1 of 1 asynchronous events had not ended")
         assert "lab.wait_for_async() again" in output.getvalue()
-        event = _poll(lambda: [e for e in remote.async_events if e.function_name == "rv-retry"][0],
-                      lambda e: e.attempts)
         assert event.outcome is None and [a.outcome for a in event.attempts] == ["error"]  # its retry is still due
 
     def test_allow_finds_any_aws_managed_policy_and_names_close_ones(self, remote):

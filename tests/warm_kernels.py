@@ -12,6 +12,7 @@ opens no socket before the fork, so the kernel is what `python -m ipykernel_laun
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -138,6 +139,10 @@ def serve(address: str) -> None:
         os.dup2(stderr, 2)
         os.close(stderr)
         os.close(devnull)
+    # what every kernel inherits stays out of its collections (gc.freeze's own advice for a server that forks):
+    # otherwise each full collection in a kernel walks the whole of boto3, moto, IPython and matplotlib again
+    gc.collect()
+    gc.freeze()
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the launcher's connection)
     stdin = sys.stdin.fileno()
     try:
