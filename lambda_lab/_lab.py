@@ -410,7 +410,7 @@ class Lab:
         from .service._front_door import FrontDoor
 
         # the notebook's generated credentials and the handlers' own may sign AWS_IAM requests; nothing else
-        return FrontDoor(clock=self._engine.service.clock,
+        return FrontDoor(clock=self._engine.service.clock, region=self.region,
                          credentials=lambda: [self._backend.credentials, self._engine.credentials,
                                               *self._engine.execution_credentials.sessions()])
 

@@ -105,30 +105,64 @@ class FrontDoor(DoorUrls):
     needs lambda:InvokeFunction as well as lambda:InvokeFunctionUrl. AuthType AWS_IAM URLs (and AWS_IAM
     methods or routes) accept requests SigV4-signed with `credentials` (default: this process's boto3
     credentials, which is the lab's; a list, or a function returning the current list) and refuse all others,
-    as AWS refuses an unknown signer. Lambda authorizers' results are cached on `clock` (the lab clock; default
+    as AWS refuses an unknown signer. `region` is the lab's (default: the region boto3 would choose). Lambda authorizers' results are cached on `clock` (the lab clock; default
     the machine's), so `lab.clock.advance(...)` expires them.
     """
 
     def __init__(self, integration_timeout: float | None = None, *, port: int = 0,
-                 url_needs_invoke_function: bool = True, credentials=None, clock=None) -> None:
+                 url_needs_invoke_function: bool = True, credentials=None, clock=None,
+                 region: str | None = None) -> None:
         self.integration_timeout = integration_timeout
         # authorizer results are cached on the lab clock when there is one (lab.clock.advance() expires them)
         self.authorizers = Authorizers(clock.now if clock is not None else time.time)
         self.url_needs_invoke_function = url_needs_invoke_function
         self.refusals: deque[Refusal] = deque(maxlen=1000)
         self._given_credentials = credentials
-        self._lambda = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
-        self._rest = boto3.client("apigateway")
-        self._http = boto3.client("apigatewayv2")
-        self.region = self._lambda.meta.region_name
-        self._caller = boto3.client("sts").get_caller_identity()
-        self.account = self._caller["Account"]
+        # boto3's clients are made at the first request that needs them: most labs never receive one, and four
+        # clients and an STS call were a tenth of the test suite's CPU in starting labs
+        self._clients: dict[str, object] = {}
+        self._clients_lock = threading.Lock()
+        self._identity: dict | None = None
+        self.region = region
+        if region is None:  # the region boto3 would choose here
+            self.region = self._client("lambda").meta.region_name
         handler = type("Handler", (_Handler,), {"door": self})
         self._server = _Server(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),  # stop() waits one poll
                                         name="lambda-lab-front-door", daemon=True)
         self._thread.start()
+
+    def _client(self, service: str):
+        with self._clients_lock:
+            if service not in self._clients:
+                # one attempt: the front door answers for the function, as API Gateway does, and never retries
+                config = Config(retries={"total_max_attempts": 1}) if service == "lambda" else None
+                self._clients[service] = boto3.client(service, region_name=self.region, config=config)
+            return self._clients[service]
+
+    @property
+    def _lambda(self):
+        return self._client("lambda")
+
+    @property
+    def _rest(self):
+        return self._client("apigateway")
+
+    @property
+    def _http(self):
+        return self._client("apigatewayv2")
+
+    @property
+    def _caller(self) -> dict:
+        if self._identity is None:  # two requests at once may both ask STS: the answer is the same
+            self._identity = self._client("sts").get_caller_identity()
+        return self._identity
+
+    @property
+    def account(self) -> str:
+        """The account the door's APIs and URLs belong to (the caller's, as STS says)."""
+        return self._caller["Account"]
 
     @property
     def last_refusal(self) -> Refusal | None:
