@@ -1,10 +1,10 @@
-"""An execution environment's entry point, run as a script in a fresh interpreter.
+"""An execution environment's entry point, run by _start.py in a fresh interpreter.
 
 It plays the part of AWS's Python runtime interface client: import the handler once (init), then
 answer one invocation at a time with the handler's result or an error object in the runtime's shape.
 Standard library only: it must start fast and must not see the lab's own imports.
 
-    python -I _bootstrap.py <task_root> <isolate_imports 0|1> [layer_dir ...]
+    python -I -S _start.py <task_root> <isolate_imports 0|1> [layer_dir ...]
 """
 
 import importlib

@@ -23,7 +23,7 @@ from ._supervisor import FD_VARIABLE
 from ._types import FunctionConfig, InvokeRequest
 from ._watchdog import Watchdog, _Watch
 
-BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+BOOTSTRAP = Path(__file__).with_name("_start.py")  # runs _bootstrap.py's main()
 SUPERVISOR = BOOTSTRAP.with_name("_supervisor.py")
 SUPERVISED = os.name == "posix"  # a supervisor process per environment (see _supervisor.py); Windows has no fork
 INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase of an on-demand environment
