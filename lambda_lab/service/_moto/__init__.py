@@ -27,7 +27,7 @@ from ._managed_policies import PATCHES as _POLICY_PATCHES, aws_managed_policy_ar
 from ._packages import read_package
 from ._records import role_documents
 from ._sqs import PATCHES as _SQS_PATCHES
-from ._models import PATCHES as _MODEL_PATCHES
+from ._models import PATCHES as _MODEL_PATCHES, forget_method_names
 from ._xray import PATCHES as _XRAY_PATCHES, put_documents
 from ._extension_layers import PATCHES as _EXTENSION_LAYER_PATCHES
 from ._iam import PATCHES as _IAM_PATCHES
@@ -59,6 +59,7 @@ def _patch(patches: dict) -> None:
     for (owner, attr), replacement in patches.items():
         _state.originals[(owner, attr)] = owner.__dict__.get(attr, _INHERITED)
         setattr(owner, attr, replacement)
+    forget_method_names()
 
 
 def install(service: LambdaService) -> None:
@@ -84,6 +85,7 @@ def uninstall() -> None:
         else:
             setattr(owner, attr, original)
     _state.originals.clear()
+    forget_method_names()
     _lazy.forget("moto.cloudformation")
     _apigateway.uninstall()
     _state.service = None
