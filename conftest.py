@@ -34,6 +34,7 @@ def pytest_configure(config):
     server = subprocess.Popen([sys.executable, str(Path(__file__).parent / "tests" / "warm_kernels.py"), address],
                               stdin=subprocess.PIPE)
     os.environ["LAMBDA_LAB_TEST_KERNELS"] = address
+    os.environ["LAMBDA_LAB_TEST_KERNELS_PID"] = str(server.pid)  # tests/test_warm_kernels.py checks this one
 
     def stop() -> None:  # closing its input ends it; it takes any kernel still running with it
         server.stdin.close()
@@ -71,7 +72,12 @@ def pytest_collection_modifyitems(session, config, items):
 # Python's full collections walk every object a process has ever kept: in an xdist worker, the test modules,
 # botocore's parsed models and every file's leftovers, half a million objects or more. They took about a fifth
 # of each worker's CPU (30 s of a 205 s run). So once a file's tests and fixtures are done, its garbage is
-# collected and what survives (imports, caches, session fixtures) is frozen out of later collections.
+# collected and what survives (imports, caches, session fixtures) is frozen out of later collections. And the
+# youngest generation is collected every 20,000 allocations rather than 700: boto3 and moto allocate in bursts
+# whose objects mostly die together (over seven test files, 11 % less CPU in the worker that ran them).
+gc.set_threshold(20_000, *gc.get_threshold()[1:])
+
+
 def pytest_collection_finish(session):
     gc.collect()
     gc.freeze()

@@ -16,6 +16,10 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the kernel serv
 
 @pytest.fixture
 def server():
+    """The suite's own server when the run has one (conftest.py starts it for notebooks), else one started here."""
+    if os.environ.get("LAMBDA_LAB_TEST_KERNELS") and os.environ.get("LAMBDA_LAB_TEST_KERNELS_PID"):
+        yield os.environ["LAMBDA_LAB_TEST_KERNELS"], int(os.environ["LAMBDA_LAB_TEST_KERNELS_PID"])
+        return
     folder = tempfile.mkdtemp(prefix="llk-")  # short: a socket's path has about 100 bytes
     address = os.path.join(folder, "socket")
     process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_kernels.py"), address],

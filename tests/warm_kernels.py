@@ -143,6 +143,7 @@ def serve(address: str) -> None:
     # otherwise each full collection in a kernel walks the whole of boto3, moto, IPython and matplotlib again
     gc.collect()
     gc.freeze()
+    gc.set_threshold(20_000, *gc.get_threshold()[1:])  # as in the test processes (conftest.py), for the same reason
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the launcher's connection)
     stdin = sys.stdin.fileno()
     try:
