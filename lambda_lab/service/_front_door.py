@@ -105,8 +105,9 @@ class FrontDoor(DoorUrls):
     needs lambda:InvokeFunction as well as lambda:InvokeFunctionUrl. AuthType AWS_IAM URLs (and AWS_IAM
     methods or routes) accept requests SigV4-signed with `credentials` (default: this process's boto3
     credentials, which is the lab's; a list, or a function returning the current list) and refuse all others,
-    as AWS refuses an unknown signer. `region` is the lab's (default: the region boto3 would choose). Lambda authorizers' results are cached on `clock` (the lab clock; default
-    the machine's), so `lab.clock.advance(...)` expires them.
+    as AWS refuses an unknown signer. `region` is the lab's (default: the region boto3 would choose). Lambda
+    authorizers' results are cached on `clock` (the lab clock; default the machine's), so `lab.clock.advance(...)`
+    expires them.
     """
 
     def __init__(self, integration_timeout: float | None = None, *, port: int = 0,
