@@ -56,8 +56,12 @@ MODULES = {
                                       "tests/test_hardening_packages.py::test_the_invocation_history_keeps_whole_"
                                       "logs_only_for_the_newest"],
     # environments: reuse, retirement, idle expiry and provisioned ones
+    # (the Ctrl-C test sends SIGINT to its own process: in mutmut's forked children it is not always raised as
+    # KeyboardInterrupt, and the clean run then fails; the suite runs it)
     "lambda_lab/runtime/_engine.py": ["tests/test_invoke.py", "tests/test_hostile.py", "tests/test_provisioned.py",
-                                      "tests/test_hardening_runtime.py", "tests/test_service.py", "tests/test_errors.py"],
+                                      "tests/test_hardening_runtime.py", "tests/test_service.py", "tests/test_errors.py",
+                                      "--deselect=tests/test_hardening_runtime.py::test_interrupted_invoke_and_"
+                                      "init_retire_the_environment"],
 }
 
 # survivors judged equivalent: mutant name -> why no test can tell it from the original. mutmut numbers the
@@ -182,6 +186,9 @@ def configure(copy: Path, module: str, tests: list[str]) -> None:
         "pytest_add_cli_args_test_selection": tests,
         "process_isolation": "forkserver",  # see the module docstring
         "use_git_change_detection": False,  # the copy is no git checkout
+        # pytest's output goes to mutmut.log: otherwise a failing clean run says only "Failed to run clean test"
+        # (this is how the Ctrl-C test's failure in mutmut's children, see MODULES, was found)
+        "debug": True,
     }
     (copy / "_quick_first.py").write_text(QUICK_FIRST)
     with open(copy / "pyproject.toml", "a") as f:
@@ -229,11 +236,14 @@ def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path 
         print(f"== {module}  ({' '.join(tests)})  in {copy}", flush=True)
         command = ["true"] if summary or rechecking else [sys.executable, "-m", "mutmut", "run", "--max-children",
                                                           str(workers)]
-        run = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True)
+        log = copy / "mutmut.log"  # every mutant's pytest output (debug above): large, so not kept in memory
+        with open(log, "ab") as out:
+            run = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT)
         meta = copy / "mutants" / (module + ".meta")
+        if not meta.exists() or run.returncode != 0:
+            print(log.read_bytes()[-3000:].decode(errors="replace"))
         if not meta.exists():
-            print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
-            raise SystemExit(f"mutmut did not finish {module} (exit {run.returncode})")
+            raise SystemExit(f"mutmut did not finish {module} (exit {run.returncode}); its output: {log}")
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         if rechecking:
             recheck(copy, codes, workers)
