@@ -78,13 +78,16 @@ def pytest_collection_modifyitems(session, config, items):
 gc.set_threshold(20_000, *gc.get_threshold()[1:])
 
 
-def pytest_collection_finish(session):
+def _collect_and_freeze() -> None:
     gc.collect()
     gc.freeze()
+
+
+def pytest_collection_finish(session):
+    _collect_and_freeze()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own teardown has finalised the file's fixtures
 def pytest_runtest_teardown(item, nextitem):
     if nextitem is None or nextitem.path != item.path:
-        gc.collect()
-        gc.freeze()
+        _collect_and_freeze()

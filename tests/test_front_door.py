@@ -261,7 +261,8 @@ def test_rest_without_permission_is_500_and_the_function_never_runs(lab, lam, ap
     assert "apigateway.amazonaws.com may not call lambda:InvokeFunction" in reason
     assert "no resource-based policy" in reason and "add_permission" in reason
     assert door.last_refusal.kind == "permission" and door.last_refusal.status == 500
-    assert not [i for i in lab.invocations if i.function_name == name]  # the refused call ran nothing (the module's lab counts other tests' late events too)
+    # the refused call ran nothing (the module's lab also records other tests' late events)
+    assert not [i for i in lab.invocations if i.function_name == name]
 
 
 @pytest.mark.parametrize("pattern, allowed", [

@@ -243,9 +243,14 @@ def test_children_left_running_end_when_the_environment_is_retired():
 def test_timeout_answers_on_time_although_a_daemon_holds_the_output_pipe():
     """Timeout=1 with a double-forked daemon holding the worker's pipe: Sandbox.Timedout, and the daemon dies."""
     result = run("""
+        # the daemon names itself (written whole, then renamed) before the handler spins: on a busy machine the
+        # timeout could kill it before it wrote its pid, and the wait below then never ended
         make("stuck", "import os, time\\ndef handler(e, c):\\n    if os.fork() == 0:\\n        os.setsid()\\n"
-                      "        if os.fork() == 0:\\n            open(e['pid'], 'w').write(str(os.getpid()))\\n"
-                      "            time.sleep(120)\\n        os._exit(0)\\n    while True:\\n        pass\\n", Timeout=1)
+                      "        if os.fork() == 0:\\n            open(e['pid'] + '.tmp', 'w').write(str(os.getpid()))\\n"
+                      "            os.rename(e['pid'] + '.tmp', e['pid'])\\n"
+                      "            time.sleep(120)\\n        os._exit(0)\\n"
+                      "    while not os.path.exists(e['pid']):\\n        time.sleep(0.01)\\n"
+                      "    while True:\\n        pass\\n", Timeout=1)
         pidfile = os.path.join(work, "daemon")
         payload, _ = call("stuck", {"pid": pidfile})
         wait_for(pidfile)

@@ -59,9 +59,12 @@ def test_no_payload_is_an_empty_event_and_dry_run_runs_nothing(lab, lam, make_fu
     answer = lam.invoke(FunctionName=name)
     assert json.loads(answer["Payload"].read()) == {"event": {}, "custom": None}
     assert "LogResult" not in answer and "FunctionError" not in answer
-    before = len([i for i in lab.invocations if i.function_name == name])
+    def runs():
+        return [i for i in lab.invocations if i.function_name == name]
+
+    before = len(runs())
     dry = lam.invoke(FunctionName=name, InvocationType="DryRun", Payload=b'{"a": 1}')
-    assert dry["StatusCode"] == 204 and dry["Payload"].read() == b"" and len([i for i in lab.invocations if i.function_name == name]) == before
+    assert dry["StatusCode"] == 204 and dry["Payload"].read() == b"" and len(runs()) == before
 
 
 def test_a_throttle_answers_429_with_its_reason(lam, make_function):

@@ -372,6 +372,7 @@ def test_wait_for_async_gives_up_after_its_timeout_and_says_what_is_left(lab, la
     [event] = [e for e in lab.async_events if e.function_name == name]
     assert event.outcome == "Success"
 
+
 SLOW_BATCH = """
 import json, time
 def handler(event, context):
@@ -395,7 +396,6 @@ def test_wait_for_async_names_a_mapping_still_running_its_batch(lab, lam, make_f
     finally:
         lab.wait_for_async(timeout=None)
     assert [i.result.failed for i in lab.invocations if i.function_name == name] == [False]
-
 
 
 def test_each_invocations_request_id_is_a_uuid4_shared_by_the_answer_and_the_history(lab, lam, make_function):

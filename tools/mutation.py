@@ -240,9 +240,8 @@ def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path 
         with open(log, "ab") as out:
             run = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT)
         meta = copy / "mutants" / (module + ".meta")
-        if not meta.exists() or run.returncode != 0:
+        if run.returncode != 0 or not meta.exists():  # e.g. a failed clean run: no verdict after it counts
             print(log.read_bytes()[-3000:].decode(errors="replace"))
-        if not meta.exists():
             raise SystemExit(f"mutmut did not finish {module} (exit {run.returncode}); its output: {log}")
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         if rechecking:

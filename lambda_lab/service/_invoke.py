@@ -218,7 +218,7 @@ class LambdaService:
                     return
                 continue
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"still busy after {timeout} s: " + self._still_busy())
+                raise TimeoutError(f"still busy after {timeout} s: " + self._still_busy(mapping_due, provisioned_due))
             if self.queue.running == 0 and self.mappings.idle():
                 dues = [d for d in (self.queue.next_due(), mapping_due, provisioned_due) if d is not None]
                 if dues and min(dues) > self.clock.now():
@@ -226,17 +226,17 @@ class LambdaService:
             self.mappings.nudge()
             self.queue.wait_progress(0.01)
 
-    def _still_busy(self) -> str:
-        """What keeps wait_for_async waiting, in words (its TimeoutError says it)."""
-        now, parts = self.clock.now(), [f"{self.queue.outstanding} asynchronous event(s) unfinished"]
-        due = self.mappings.next_due()
+    def _still_busy(self, mapping_due: float | None, provisioned_due: float | None) -> str:
+        """What keeps wait_for_async waiting, in words (its TimeoutError says it), from the dues it last read."""
+        parts = [f"{self.queue.outstanding} asynchronous event(s) unfinished"]
         if not self.mappings.idle():
             parts.append("an event source mapping is running a batch")
-        if due is not None:
-            parts.append(f"an event source mapping retries {max(due - now, 0):.0f} s later on the lab clock")
+        if mapping_due is not None:
+            parts.append(f"an event source mapping retries {max(mapping_due - self.clock.now(), 0):.0f} s later "
+                         "on the lab clock")
         if self.clock.has_due():
             parts.append("a lab-clock timer is due")
-        if not self.provisioned.idle() or self.provisioned.next_due() is not None:
+        if not self.provisioned.idle() or provisioned_due is not None:
             parts.append("provisioned concurrency is still being allocated")
         return "; ".join(parts)
 
