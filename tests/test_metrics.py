@@ -200,8 +200,9 @@ def test_monitor_view_draws_what_get_metric_data_returns(lab, lam, make_function
     name = make_function(FLAKY)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     with minute_of_its_own(lab) as minute:
-        with pytest.raises(ClientError):
+        with pytest.raises(ClientError) as throttled:
             lam.invoke(FunctionName=name)
+        assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
         lam.delete_function_concurrency(FunctionName=name)
         for event in ({}, {"fail": 1}, {}, {}):
             lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
@@ -288,8 +289,9 @@ def test_datapoints_keep_the_minute_of_the_call_however_late_they_are_read(lab, 
     name = make_function(FLAKY)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     with minute_of_its_own(lab) as minute:
-        with pytest.raises(ClientError):
+        with pytest.raises(ClientError) as throttled:
             lam.invoke(FunctionName=name)  # throttled: reserved concurrency 0
+        assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
         lam.delete_function_concurrency(FunctionName=name)
         lam.invoke(FunctionName=name)
         lab.clock.advance(300)  # five lab minutes pass before anyone reads CloudWatch

@@ -249,8 +249,9 @@ def test_each_version_and_alias_has_its_own_resource_based_policy(lab, lam, make
     with pytest.raises(ClientError) as none:  # nothing on the unqualified function, nor on version 1
         lam.get_policy(FunctionName=name)
     assert none.value.response["Error"]["Code"] == "ResourceNotFoundException"
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as none:
         lam.get_policy(FunctionName=name, Qualifier="1")
+    assert none.value.response["Error"]["Code"] == "ResourceNotFoundException"
     [statement] = json.loads(lam.get_policy(FunctionName=name, Qualifier="live")["Policy"])["Statement"]
     assert statement["Resource"].endswith(f":{name}:live")
     sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn_of(lam, name))  # the function, not the alias

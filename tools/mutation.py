@@ -58,8 +58,9 @@ MODULES = {
     # environments: reuse, retirement, idle expiry and provisioned ones
     # (the Ctrl-C test sends SIGINT to its own process: in mutmut's forked children it is not always raised as
     # KeyboardInterrupt, and the clean run then fails; the suite runs it)
-    "lambda_lab/runtime/_engine.py": ["tests/test_invoke.py", "tests/test_hostile.py", "tests/test_provisioned.py",
-                                      "tests/test_hardening_runtime.py", "tests/test_service.py", "tests/test_errors.py",
+    "lambda_lab/runtime/_engine.py": ["tests/test_engine.py", "tests/test_invoke.py", "tests/test_hostile.py",
+                                      "tests/test_provisioned.py", "tests/test_hardening_runtime.py",
+                                      "tests/test_service.py", "tests/test_errors.py",
                                       "--deselect=tests/test_hardening_runtime.py::test_interrupted_invoke_and_"
                                       "init_retire_the_environment"],
 }
