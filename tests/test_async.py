@@ -178,6 +178,7 @@ def test_throttled_events_age_out(lab, lam, make_function, queue):
     # throttled at 0, 1, 3, 7, 15 and 31 s; the next try (31 + 32 s) would be older than 60 s, so it ends there
     assert [a.outcome for a in event.attempts] == ["throttled"] * 6
     assert {a.error_type for a in event.attempts} == {"ReservedFunctionConcurrentInvocationLimitExceeded"}
+    assert {a.executed_version for a in event.attempts} == {"$LATEST"}
     assert gaps(event) == [1.0, 2.0, 4.0, 8.0, 16.0]
     [message] = drain(url, 1)
     record = json.loads(message["Body"])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
+import os
 import re
 import sys
 import threading
@@ -19,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_lab.runtime import CodeArchive, FunctionConfig, InvokeRequest, LogConfig, Runtime, RuntimeVersionWarning
+import lambda_lab.runtime
+from lambda_lab.runtime import (CodeArchive, FunctionConfig, InvokeRequest, LogConfig, Runtime, RuntimeVersionWarning,
+                                modelled_duration_ms)
 from lambda_lab.runtime._unpack import UnsafePackage
 
 LOCAL = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -437,3 +441,182 @@ def process_alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# -- layers ---------------------------------------------------------------------------------------------------------
+def test_each_ordered_list_of_layers_gets_its_own_opt_and_later_layers_win(runtime):
+    """Two versions share their first layer and differ in the second: each sees its own second layer."""
+    common = archive({"python/common.py": "WHO = 'common'\n", "python/mine.py": "V = 'from common'\n"})
+    mine1, mine2 = (archive({"python/mine.py": f"V = 'mine v{n}'\n"}) for n in (1, 2))
+    source = "import common, mine\ndef handler(event, context):\n    return [common.WHO, mine.V]\n"
+    first = call(runtime, config_of("layered", source, version="1", layers=(common, mine1)))
+    second = call(runtime, config_of("layered", source, version="2", layers=(common, mine2)))
+    alone = call(runtime, config_of("layered", source, version="3", layers=(common,)))
+    swapped = call(runtime, config_of("layered", source, version="4", layers=(mine2, common)))
+    assert json.loads(first.payload) == ["common", "mine v1"]
+    assert json.loads(second.payload) == ["common", "mine v2"]
+    assert json.loads(alone.payload) == ["common", "from common"]
+    assert json.loads(swapped.payload) == ["common", "from common"]  # the later layer's file wins
+
+
+# -- the report ----------------------------------------------------------------------------------------------------
+LOGGER = """
+import os, sys, time
+print("loading")
+def handler(event, context):
+    print("handling")
+    kind = event.get("kind")
+    if kind == "error":
+        raise KeyError("missing")
+    if kind == "sleep":
+        time.sleep(5)
+    if kind == "exit":
+        os.write(2, b"written below Python\\n")
+        os._exit(3)
+    return {"ok": True}
+"""
+REPORT = re.compile(r"REPORT RequestId: (?P<rid>\S+)\tDuration: (?P<duration>\d+\.\d\d) ms\t"
+                    r"Billed Duration: (?P<billed>\d+) ms\tMemory Size: (?P<memory>\d+) MB\t"
+                    r"Max Memory Used: (?P<max>\d+) MB(\tInit Duration: (?P<init>\d+\.\d\d) ms)?"
+                    r"(\tStatus: (?P<status>\w+))?(\tError Type: (?P<error>\S+))?")
+INIT_START = re.compile(r"INIT_START Runtime Version: python:3\.\d+\.v\d+\tRuntime Version ARN: "
+                        r"arn:aws:lambda:eu-west-1::runtime:[0-9a-f]{64}")
+
+
+def report_of(result) -> dict:
+    found = REPORT.fullmatch(result.log.splitlines()[-1])
+    assert found, result.log
+    return found.groupdict()
+
+
+def test_a_cold_and_a_warm_success_are_logged_and_billed_as_on_lambda(runtime, sink):
+    config = config_of("ok", LOGGER, version="4", memory_mb=256, region="eu-west-1")
+    cold = call(runtime, config, rid="c1")
+    warm = call(runtime, config, rid="w1")
+    for result in (cold, warm):
+        assert result.status == "success" and result.error_type is None and json.loads(result.payload) == {"ok": True}
+        assert result.duration_ms == modelled_duration_ms(result.wall_ms, result.cpu_ms, 256) > 0
+        assert (result.function_name, result.version, result.memory_mb) == ("ok", "4", 256)
+        assert result.log_group == "/aws/lambda/ok" and result.architecture == "x86_64"
+    assert cold.cold and not warm.cold and warm.init_ms is None and cold.init_ms > 0
+    assert cold.billed_ms == math.ceil(cold.duration_ms + cold.init_ms)
+    assert warm.billed_ms == math.ceil(warm.duration_ms)
+    lines = cold.log.splitlines()
+    assert INIT_START.fullmatch(lines[0]) and lines[1:5] == ["loading", "START RequestId: c1 Version: 4", "handling",
+                                                             "END RequestId: c1"]
+    assert warm.log.splitlines()[:3] == ["START RequestId: w1 Version: 4", "handling", "END RequestId: w1"]
+    for result, init in ((cold, cold.init_ms), (warm, None)):
+        report = report_of(result)
+        assert report["rid"] == result.request_id and report["duration"] == f"{result.duration_ms:.2f}"
+        assert int(report["billed"]) == result.billed_ms and report["memory"] == "256"
+        assert int(report["max"]) == result.max_memory_mb and 5 <= result.max_memory_mb <= 256
+        assert report["init"] == (None if init is None else f"{init:.2f}") and report["status"] is None
+    # the sink got the same lines, to the environment's stream, stamped from the invocation's start
+    for (logged_for, stream, lines), result in zip(sink.batches, (cold, warm)):
+        assert logged_for == config and stream == result.log_stream
+        assert "".join(message + "\n" for _, message in lines) == result.log
+        assert lines[0][0] == int(result.started_at * 1000) <= lines[-1][0] <= time.time() * 1000
+    assert cold.log_stream == warm.log_stream
+
+
+def test_a_handled_error_is_a_function_error_without_a_status_in_the_report(runtime):
+    config = config_of("fails", LOGGER, logging=LogConfig(log_format="JSON"))
+    call(runtime, config)
+    result = call(runtime, config, {"kind": "error"}, rid="e1")
+    error = json.loads(result.payload)
+    assert result.status == "error" and result.error_type == "KeyError" == error["errorType"]
+    assert error["errorMessage"] == "'missing'" and error["requestId"] == "e1"
+    records = [json.loads(line) for line in result.log.splitlines() if line.startswith('{"time"')]
+    assert [r["type"] for r in records] == ["platform.start", "platform.runtimeDone", "platform.report"]
+    done, report = records[1]["record"], records[2]["record"]
+    assert done["status"] == "failure" and done["metrics"]["producedBytes"] == len(result.payload)
+    assert report["status"] == "failure" and report["metrics"]["billedDurationMs"] == result.billed_ms
+    assert report["metrics"]["durationMs"] == round(result.duration_ms, 3) and "initDurationMs" not in report["metrics"]
+
+
+def test_a_timeout_answers_sandbox_timedout_bills_the_timeout_and_retires_the_environment(runtime):
+    config = config_of("slow", LOGGER, timeout_s=1.0)
+    result = call(runtime, config, {"kind": "sleep"}, rid="t1")
+    assert result.status == "timeout" and result.error_type == "Sandbox.Timedout" and result.duration_ms == 1000.0
+    assert json.loads(result.payload) == {"errorMessage": "RequestId: t1 Error: Task timed out after 1.00 seconds",
+                                          "errorType": "Sandbox.Timedout"}
+    assert result.billed_ms == math.ceil(1000.0 + result.init_ms)
+    lines = result.log.splitlines()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z t1 Task timed out after 1\.00 seconds", lines[-3])
+    assert lines[-4] == "handling" and lines[-2] == "END RequestId: t1"
+    report = report_of(result)
+    assert report["duration"] == "1000.00" and report["status"] == "timeout" and report["error"] is None
+    assert runtime.environments() == [] and call(runtime, config).cold
+
+
+def test_an_exit_answers_runtime_exiterror_with_what_was_written_below_python(runtime):
+    config = config_of("exits", LOGGER)
+    call(runtime, config)
+    result = call(runtime, config, {"kind": "exit"}, rid="x1")
+    message = "RequestId: x1 Error: Runtime exited with error: exit status 3"
+    assert result.status == "error" and result.error_type == "Runtime.ExitError"
+    assert json.loads(result.payload) == {"errorMessage": message, "errorType": "Runtime.ExitError"}
+    assert result.duration_ms == result.wall_ms and result.billed_ms == math.ceil(result.wall_ms)
+    lines = result.log.splitlines()
+    assert lines[-5:-2] == ["written below Python", message, "Runtime.ExitError"]
+    report = report_of(result)
+    assert (report["status"], report["error"]) == ("error", "Runtime.ExitError")
+    assert runtime.environments() == []
+
+
+def test_an_init_error_answers_with_the_init_error_and_bills_the_init(runtime):
+    result = call(runtime, config_of("badinit", "raise ValueError('bad')\n" + LOGGER), rid="i1")
+    error = json.loads(result.payload)
+    assert result.status == "error" and result.error_type == "ValueError" == error["errorType"]
+    assert error["errorMessage"] == "bad" and result.duration_ms == 0.0
+    assert result.billed_ms == math.ceil(result.init_ms) and result.cold
+    report = report_of(result)
+    assert report["duration"] == "0.00" and (report["status"], report["error"]) == ("error", "ValueError")
+    assert runtime.environments() == []
+
+
+# -- the environment's variables -------------------------------------------------------------------------------------
+SHOWN = ["_HANDLER", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
+         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+         "AWS_LAMBDA_LOG_GROUP_NAME", "LAMBDA_RUNTIME_DIR", "TZ", "AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL",
+         "MY_SETTING", "PATH", "LANG", "AWS_ACCESS_KEY_ID", "AWS_XRAY_DAEMON_ADDRESS", "EXTENSION_SAW_HANDLER"]
+
+
+def test_an_environment_has_lambdas_reserved_variables_and_the_functions_own(monkeypatch):
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    rt = Runtime(warn_python_version=False, credentials_for=lambda config: {"AWS_ACCESS_KEY_ID": "ASIAROLE"})
+    rt.tracing_env = lambda config: {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"} if config.tracing == "Active" else {}
+    rt.extension_env = lambda config, env: {"EXTENSION_SAW_HANDLER": env["_HANDLER"]}
+    try:
+        text = config_of("envs", version="7", memory_mb=512, region="eu-west-1",
+                         environment=(("MY_SETTING", "mine"), ("AWS_REGION", "mars-1"), ("AWS_ACCESS_KEY_ID", "AKIA")))
+        shown = json.loads(call(rt, text, {"show": SHOWN}).payload)["env"]
+        traced = config_of("envs", version="8", runtime="python3.12", tracing="Active",
+                           extensions=("parameters-and-secrets",), environment=(("TZ", "Europe/Paris"),),
+                           logging=LogConfig(log_format="JSON", application_level="DEBUG", log_group="/custom/g"))
+        other = json.loads(call(rt, traced, {"show": SHOWN}).payload)["env"]
+    finally:
+        rt.stop()
+    assert shown == {
+        "_HANDLER": "app.handler", "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{LOCAL}", "AWS_LAMBDA_FUNCTION_NAME": "envs",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "AWS_LAMBDA_FUNCTION_VERSION": "7",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/envs",
+        "LAMBDA_RUNTIME_DIR": str(Path(lambda_lab.runtime.__file__).parent), "TZ": ":UTC",
+        "AWS_LAMBDA_LOG_FORMAT": None, "AWS_LAMBDA_LOG_LEVEL": None, "MY_SETTING": "mine",
+        "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "AWS_ACCESS_KEY_ID": "ASIAROLE",
+        "AWS_XRAY_DAEMON_ADDRESS": None, "EXTENSION_SAW_HANDLER": None}
+    assert other["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12" and other["TZ"] == "Europe/Paris"
+    assert (other["AWS_LAMBDA_LOG_FORMAT"], other["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "DEBUG")
+    assert other["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/g" and other["AWS_REGION"] == "us-east-1"
+    assert other["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000" and other["EXTENSION_SAW_HANDLER"] == "app.handler"
+
+
+def test_json_logs_without_a_level_log_at_info():
+    rt = Runtime(warn_python_version=False)
+    try:
+        config = config_of("info", logging=LogConfig(log_format="JSON"))
+        shown = json.loads(call(rt, config, {"show": ["AWS_LAMBDA_LOG_LEVEL"]}).payload)["env"]
+    finally:
+        rt.stop()
+    assert shown == {"AWS_LAMBDA_LOG_LEVEL": "INFO"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -300,7 +301,8 @@ class Runtime:
         """Lambda unpacks layers into /opt in order, later files over earlier: one such /opt per layer list."""
         if not layers:
             return None
-        key = CodeArchive("-".join(layer.sha256 for layer in layers)[:64] + f"-{len(layers)}", b"")
+        # one key per ordered list: a list that shares its first layer with another must not find that one's /opt
+        key = CodeArchive(hashlib.sha256(" ".join(layer.sha256 for layer in layers).encode()).hexdigest(), b"")
         return self._extract(key, "opt", layers)
 
     def _extract(self, archive: CodeArchive, kind: str, parts: tuple[CodeArchive, ...] | None = None) -> Path:
