@@ -620,3 +620,37 @@ def test_json_logs_without_a_level_log_at_info():
     finally:
         rt.stop()
     assert shown == {"AWS_LAMBDA_LOG_LEVEL": "INFO"}
+
+
+# -- what a trace shows ----------------------------------------------------------------------------------------------
+def machine_paths() -> list[str]:
+    """Folders of this machine a trace could name: the lab, the interpreter, its standard library, the venv."""
+    return [str(Path(lambda_lab.runtime.__file__).parent.parent), sys.prefix, sys.base_prefix,
+            os.path.dirname(os.__file__)]
+
+
+def test_traces_show_lambdas_paths_and_no_folder_of_this_machine(runtime):
+    """An init error's trace starts in the standard library's importlib, as Lambda's does; no lab frame shows."""
+    init = call(runtime, config_of("badjson", "import json\njson.loads('{')\n", runtime="python3.12"))
+    error = call(runtime, config_of("handlerjson", "import json\ndef handler(event, context):\n"
+                                                   "    return json.loads('{')\n", runtime="python3.12"))
+    assert init.error_type == error.error_type == "JSONDecodeError"
+    init_trace = init.log.split("Traceback (most recent call last):\n", 1)[1]
+    assert init_trace.startswith('  File "/var/lang/lib/python3.12/importlib/__init__.py", line ')
+    assert '  File "/var/task/app.py", line 2, in <module>\n' in init_trace
+    assert '  File "/var/lang/lib/python3.12/json/decoder.py", line ' in init_trace
+    stack = json.loads(error.payload)["stackTrace"]
+    assert stack[0].startswith('  File "/var/task/app.py", line 3, in handler\n')
+    assert all(frame.startswith('  File "/var/lang/lib/python3.12/json/') for frame in stack[1:]) and stack[1:]
+    for result in (init, error):
+        shown = result.log + result.payload.decode()
+        assert not [path for path in machine_paths() if path in shown]
+        assert "_bootstrap.py" not in shown
+
+
+def test_init_start_names_the_functions_own_python(runtime, sink):
+    for version in ("3.11", "3.12"):
+        call(runtime, config_of(f"py{version[2:]}", runtime=f"python{version}"))
+    starts = [lines[0][1] for _, _, lines in sink.batches]
+    assert [re.sub(r"\.v\d+\t.*", "", start) for start in starts] == [
+        "INIT_START Runtime Version: python:3.11", "INIT_START Runtime Version: python:3.12"]

@@ -313,22 +313,41 @@ def _load_handler(handler):
 
 
 class _PathMap:
-    """Shows local package paths as Lambda shows them (/var/task, /opt/python)."""
+    """Shows local paths as Lambda shows them: /var/task, /opt, and the runtime's own /var/lang and /var/runtime.
+
+    No path of the learner's machine (a user name, a virtualenv) reaches a log or an error object.
+    """
 
     def __init__(self, task_root, layer_dirs):
         self.pairs = [(os.path.join(task_root, ""), "/var/task/")]
         if layer_dirs:  # the first layer path is <opt>/python
             self.pairs.append((os.path.join(os.path.dirname(layer_dirs[0]), ""), "/opt/"))
+        self._all = None
+
+    def _machine_pairs(self):
+        """The interpreter's folders (its standard library, the SDK's site-packages), found when first needed."""
+        runtime = os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_") or "python3"
+        lang = f"/var/lang/lib/{runtime}/"
+        pairs = [(os.path.join(path, ""), lang + "site-packages/") for path in sys.path
+                 if os.path.basename(path.rstrip(os.sep)) == "site-packages"]
+        pairs += [(os.path.join(os.path.dirname(os.__file__), ""), lang),
+                  (os.path.join(os.path.dirname(os.path.abspath(__file__)), ""), "/var/runtime/")]
+        # the longest folder first: site-packages may sit inside the standard library's folder
+        return sorted(self.pairs + pairs, key=lambda pair: -len(pair[0]))
 
     def __call__(self, filename):
-        for local, shown in self.pairs:
+        if self._all is None:
+            self._all = self._machine_pairs()
+        for local, shown in self._all:
             if filename.startswith(local):
                 return shown + filename[len(local):].replace(os.sep, "/")
         return filename
 
 
 def _stack_trace(exc, path_map, skip):
-    frames = traceback.extract_tb(exc.__traceback__)[skip:]
+    """The frames after `skip`, without the lab's bootstrap itself (Lambda's traces start past its runtime)."""
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)[skip:]
+              if os.path.abspath(frame.filename) != os.path.abspath(__file__)]
     for frame in frames:
         frame.filename = path_map(frame.filename)
     return traceback.format_list(frames)

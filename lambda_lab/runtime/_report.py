@@ -15,6 +15,8 @@ _WINDOWS_CRASH = {0xC0000005: "segmentation fault", 0xC00000FD: "segmentation fa
 # python:3.13.v14 and its id are the example in AWS's "Identifying Lambda runtime version changes"; the
 # other ids are stand-ins of the same form (64 hex digits).
 _RUNTIME_VERSIONS = {
+    "python3.10": ("python:3.10.v62", "66bda7b8ff99dcdb6a24e54e3645f0a6a2bae3eb81d9462e744940dd7a8c69e2"),
+    "python3.11": ("python:3.11.v55", "9d8ff7fe96fa43fb7b73155359cfcaf0ea7dfe855a7af3ba27630b71b82166a1"),
     "python3.12": ("python:3.12.v38", "7e4008d4b1753e8b8c8c55cc8659a589ecb5b87b5091f0ef2e64ec8033525568"),
     "python3.13": ("python:3.13.v14", "7b620fc2e66107a1046b140b9d320295811af3ad5d4c6a011fad1fa65127e9e6"),
     "python3.14": ("python:3.14.v7", "ac9b8a7485fcd7add2be5a710d925148c8299ab034397e9f7f0ec6ed6f7b829b"),
