@@ -13,7 +13,9 @@ import json
 import math
 import os
 import re
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 import zipfile
@@ -167,6 +169,7 @@ def test_provisioned_environments_start_ahead_serve_first_and_shrink_on_request(
     # each start logged its init ahead, to its own environment's stream, stamped when it started
     assert sorted(stream for _, stream, _ in sink.batches) == sorted(env.stream_name for env in envs)
     for _, _, lines in sink.batches:
+        assert len(lines) == 1  # INIT_START (or its JSON record) alone: the module printed nothing, nothing failed
         assert before * 1000 - 1 <= lines[0][0] <= after * 1000
         assert "python:3.12." in lines[0][1] and "arn:aws:lambda:eu-west-1::runtime:" in lines[0][1]
         assert lines[0][1].startswith("INIT_START Runtime Version" if log_format == "Text" else "{")
@@ -296,9 +299,44 @@ def test_retire_closes_every_version_of_the_function_idle_and_provisioned(runtim
         assert runtime.provision(config, 1) is None
     envs = runtime.environments("all")
     assert len(envs) == 4
+    other = config_of("other")
+    assert runtime.provision(other, 1) is None
     runtime.retire("all")
-    assert runtime.environments() == [] and not any(env.alive for env in envs)
+    assert runtime.environments("all") == [] and not any(env.alive for env in envs)
     assert [runtime.provisioned_ready(config) for config in provisioned] == [0, 0]
+    assert runtime.provisioned_ready(other) == 1 and len(runtime.environments("other")) == 1
+
+
+def test_retire_keeps_the_provisioned_versions_keep_accepts(runtime):
+    v1, v2 = config_of("kept", version="1"), config_of("kept", REPORTER + "\n# two\n", version="2")
+    for config in (v1, v2):
+        assert runtime.provision(config, 1) is None
+    runtime.retire("kept", keep=lambda config: config.version == "1")
+    assert runtime.provisioned_ready(v1) == 1 and runtime.provisioned_ready(v2) == 0
+    assert [env.config for env in runtime.environments("kept")] == [v1]
+
+
+def test_retire_after_provisioned_concurrency_was_removed_closes_what_is_left(runtime):
+    config = config_of("removed")
+    assert runtime.provision(config, 1) is None
+    assert runtime.provision(config, 0) is None
+    call(runtime, config)
+    runtime.retire("removed")
+    assert runtime.environments() == [] and runtime.provisioned_ready(config) == 0
+
+
+def test_a_process_that_never_stops_its_runtime_still_exits_at_once(tmp_path):
+    """The lab's own threads never keep a kernel or a script alive (the idle-expiry thread waits 10 minutes)."""
+    script = tmp_path / "forgets.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(Path(lambda_lab.runtime.__file__).parents[2])!r}, {str(Path(__file__).parent)!r}]
+        from test_engine import Runtime, call, config_of
+        rt = Runtime(warn_python_version=False)
+        print(call(rt, config_of("forgotten")).status)
+    """))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout == "success\n", run.stderr
 
 
 def test_expire_idle_closes_every_idle_environment_past_the_timeout():
