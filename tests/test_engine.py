@@ -602,6 +602,15 @@ def test_an_exit_answers_runtime_exiterror_with_what_was_written_below_python(ru
     assert runtime.environments() == []
 
 
+def test_a_line_flushed_just_before_the_process_ends_is_in_the_log(runtime):
+    """As on Lambda, where a flushed print is already in the log pipe when os._exit() or a crash ends the process."""
+    source = ("import os\ndef handler(event, context):\n    print('last words', flush=True)\n"
+              "    os._exit(3)\n")
+    result = call(runtime, config_of("flushes", source), rid="f1")
+    assert result.error_type == "Runtime.ExitError"
+    assert result.log.splitlines()[1:3] == ["START RequestId: f1 Version: $LATEST", "last words"]
+
+
 def test_an_init_error_answers_with_the_init_error_and_bills_the_init(runtime):
     result = call(runtime, config_of("badinit", "raise ValueError('bad')\n" + LOGGER), rid="i1")
     error = json.loads(result.payload)

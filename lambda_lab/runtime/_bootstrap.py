@@ -130,6 +130,11 @@ class _LogStream:
         if self._partial:
             _log.add(self._partial)
             self._partial = ""
+        if _streaming is not None:  # print(..., flush=True) reaches the lab now, as a write to Lambda's pipe does:
+            try:                    # a line flushed just before os._exit() or a crash is in the log
+                _send_pending(_streaming)
+            except OSError:
+                pass
 
     def isatty(self):
         return False
@@ -406,15 +411,22 @@ class _Channel:
             write_frame(self.stream, header, body)
 
 
+_streaming = None  # the channel, once the init is over (the lab reads the init's log with its answer only)
+
+
+def _send_pending(channel):
+    request_id, events = _log.take_pending()
+    if events:
+        channel.send({"kind": "log", "request_id": request_id, "log": events})
+
+
 def _stream_logs(channel):
     while True:
         time.sleep(_STREAM_INTERVAL_S)
-        request_id, events = _log.take_pending()
-        if events:
-            try:
-                channel.send({"kind": "log", "request_id": request_id, "log": events})
-            except OSError:
-                return
+        try:
+            _send_pending(channel)
+        except OSError:
+            return
 
 
 def _set_trace_header(header):
@@ -426,7 +438,7 @@ def _set_trace_header(header):
 
 
 def main():
-    global _current_request_id, _current_tenant_id, _worker_pid, _path_map
+    global _current_request_id, _current_tenant_id, _worker_pid, _path_map, _streaming
     if FD_VARIABLE in os.environ:  # this process stays the environment's supervisor; the fork goes on
         supervise()
         _worker_pid = os.getpid()
@@ -471,6 +483,7 @@ def main():
     if init_error:
         return
     threading.Thread(target=_stream_logs, args=(channel,), daemon=True).start()
+    _streaming = channel
 
     while True:
         frame = read_frame(proto_in)
