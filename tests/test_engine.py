@@ -559,7 +559,10 @@ def test_a_cold_and_a_warm_success_are_logged_and_billed_as_on_lambda(runtime, s
 
 def test_a_handled_error_is_a_function_error_without_a_status_in_the_report(runtime):
     config = config_of("fails", LOGGER, logging=LogConfig(log_format="JSON"))
-    call(runtime, config)
+    success = call(runtime, config)
+    [report] = [json.loads(line) for line in success.log.splitlines() if '"platform.report"' in line]
+    assert report["record"]["status"] == "success"
+    assert report["record"]["metrics"]["initDurationMs"] == round(success.init_ms, 3)
     result = call(runtime, config, {"kind": "error"}, rid="e1")
     error = json.loads(result.payload)
     assert result.status == "error" and result.error_type == "KeyError" == error["errorType"]
