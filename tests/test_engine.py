@@ -575,6 +575,33 @@ def test_a_handled_error_is_a_function_error_without_a_status_in_the_report(runt
     assert report["metrics"]["durationMs"] == round(result.duration_ms, 3) and "initDurationMs" not in report["metrics"]
 
 
+def platform_records(result) -> dict:
+    """The JSON log's platform records by type (each type once per invocation)."""
+    records = [json.loads(line) for line in result.log.splitlines() if line.startswith('{"time"')]
+    return {record["type"]: record for record in records}
+
+
+def test_json_logs_carry_the_invocations_ids_times_and_figures(runtime):
+    config = config_of("jsonlog", LOGGER, memory_mb=192, logging=LogConfig(log_format="JSON"))
+    cold = call(runtime, config, rid="j1")
+    records = platform_records(cold)
+    assert list(records) == ["platform.initStart", "platform.start", "platform.report"]
+    assert records["platform.start"]["record"] == {"requestId": "j1", "version": "$LATEST"}
+    assert records["platform.start"]["time"] == iso_ms(int(cold.started_at * 1000))
+    assert records["platform.report"]["record"] == {
+        "requestId": "j1", "status": "success",
+        "metrics": {"durationMs": round(cold.duration_ms, 3), "billedDurationMs": cold.billed_ms,
+                    "memorySizeMB": 192, "maxMemoryUsedMB": cold.max_memory_mb,
+                    "initDurationMs": round(cold.init_ms, 3)}}
+    exited = call(runtime, config, {"kind": "exit"}, rid="j2")
+    records = platform_records(exited)
+    assert records["platform.runtimeDone"]["record"] == {
+        "requestId": "j2", "status": "error", "errorType": "Runtime.ExitError",
+        "metrics": {"durationMs": round(exited.duration_ms, 3), "producedBytes": 0}}
+    report = records["platform.report"]["record"]
+    assert (report["requestId"], report["status"], report["errorType"]) == ("j2", "error", "Runtime.ExitError")
+
+
 def test_a_timeout_answers_sandbox_timedout_bills_the_timeout_and_retires_the_environment(runtime):
     config = config_of("slow", LOGGER, timeout_s=1.0)
     result = call(runtime, config, {"kind": "sleep"}, rid="t1")
