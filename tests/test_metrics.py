@@ -156,6 +156,17 @@ def test_asynchronous_events_received_aged_and_dropped(lab, lam, cw, make_functi
     assert ages == [pytest.approx(retry_age, abs=1)]
 
 
+def test_a_successful_asynchronous_event_is_received_and_not_dropped(lab, lam, cw, make_function):
+    name = make_function(FLAKY)
+    with minute_of_its_own(lab) as minute:
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+        lab.wait_for_async()
+    assert values(cw, "AsyncEventsReceived", fn(name), "Sum", minute, 600) == [1.0]
+    assert values(cw, "AsyncEventAge", fn(name), "Maximum", minute, 600) == [0.0]  # it ran on its first try
+    assert values(cw, "AsyncEventsDropped", fn(name), "Sum", minute, 600) == []
+    assert values(cw, "Invocations", fn(name), "Sum", minute, 600) == [1.0]
+
+
 def test_learner_metrics_are_stamped_on_the_lab_clock(lab, cw):
     with minute_of_its_own(lab) as minute:
         lab.clock.advance(3 * 3600)  # hours ahead of real time, as after fast-forwarded schedules

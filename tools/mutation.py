@@ -45,6 +45,8 @@ MODULES = {
     # out: it takes a minute per survivor and checks the same code as the retry tests
     "lambda_lab/service/_async.py": ["tests/test_async*.py", "tests/test_deliver*.py",
                                      "tests/test_metrics.py::test_asynchronous_events_received_aged_and_dropped",
+                                     "tests/test_metrics.py::test_a_successful_asynchronous_event_is_received_and_"
+                                     "not_dropped",
                                      "--deselect=tests/test_async.py::test_nothing_is_lost_under_load"],
     # concurrency, throttles, history and alias routing are tested beside the API rules and the metrics
     "lambda_lab/service/_invoke.py": ["tests/test_invoke*.py", "tests/test_service.py", "tests/test_errors.py",
@@ -139,7 +141,9 @@ EQUIVALENT: dict[str, str] = {
        "every malformed ClientContext AWS documents; AWS's handling of stray characters is undocumented",
     **{f"lambda_lab.service._async.xǁAsyncQueueǁ{name}__mutmut_{i}": "the service's one caller passes no client "
        "context: Lambda passes ClientContext to synchronous invocations only" for name, i in
-       (("submit", 28), ("_start", 11), ("_later", 11), ("_attempt", 4), ("_try", 62))},
+       (("submit", 28), ("_start", 11), ("_later", 11), ("_attempt", 4), ("_try", 62), ("_try", 124),
+                         ("_try", 211))},
+    _Q + "_finish__mutmut_74": "success None or False: send_record only tests whether it is true",
     # runtime/_engine.py
     _E + "__init____mutmut_1": "the default idle timeout: install() always passes its own",
     _E + "__init____mutmut_2": "a laptop's guard of the lab's own (Lambda has none): one environment more before the "
