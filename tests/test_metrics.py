@@ -163,6 +163,10 @@ def test_a_successful_asynchronous_event_is_received_and_not_dropped(lab, lam, c
         lab.wait_for_async()
     assert values(cw, "AsyncEventsReceived", fn(name), "Sum", minute, 600) == [1.0]
     assert values(cw, "AsyncEventAge", fn(name), "Maximum", minute, 600) == [0.0]  # it ran on its first try
+    [age] = cw.get_metric_statistics(Namespace=NS, MetricName="AsyncEventAge", Dimensions=fn(name),
+                                     StartTime=stamp(minute), EndTime=stamp(minute + 600), Period=600,
+                                     Statistics=["Maximum"])["Datapoints"]
+    assert age["Unit"] == "Milliseconds"
     assert values(cw, "AsyncEventsDropped", fn(name), "Sum", minute, 600) == []
     assert values(cw, "Invocations", fn(name), "Sum", minute, 600) == [1.0]
 

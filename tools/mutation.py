@@ -143,6 +143,13 @@ EQUIVALENT: dict[str, str] = {
        "context: Lambda passes ClientContext to synchronous invocations only" for name, i in
        (("submit", 28), ("_start", 11), ("_later", 11), ("_attempt", 4), ("_try", 62), ("_try", 124),
                          ("_try", 211))},
+    **{_Q + f"_try__mutmut_{i}": "the age check as an attempt starts: every retry and throttle back-off is checked "
+       "before it is scheduled (the ahead checks, whose mutants are killed), so an event reaches this one only when "
+       "its MaximumEventAgeInSeconds is lowered while it waits (AWS does not document which limit applies then) "
+       "or a timer fires late on a running clock" for i in range(25, 39)},
+    _Q + "_try__mutmut_41": "the age metric's time: None means the clock's now, the instant _try() has just read",
+    _Q + "submit__mutmut_15": "the received metric's time: None means the clock's now, the instant submit() has "
+       "just stamped the event with",
     _Q + "_finish__mutmut_74": "success None or False: send_record only tests whether it is true",
     # runtime/_engine.py
     _E + "__init____mutmut_1": "the default idle timeout: install() always passes its own",
