@@ -148,6 +148,10 @@ EQUIVALENT: dict[str, str] = {
        "its MaximumEventAgeInSeconds is lowered while it waits (AWS does not document which limit applies then) "
        "or a timer fires late on a running clock" for i in range(25, 39)},
     _Q + "_try__mutmut_41": "the age metric's time: None means the clock's now, the instant _try() has just read",
+    _Q + "_count_outcome__mutmut_1": "the outcome metrics' time: None means the clock's now, the instant just read",
+    _Q + "_try__mutmut_104": "a throttled event that its next retry would make too old is given up at once or when "
+       "that retry comes due (the attempt-start check): the attempts, outcome and records are the same but the "
+       "record's timestamp, and AWS documents neither moment",
     _Q + "submit__mutmut_15": "the received metric's time: None means the clock's now, the instant submit() has "
        "just stamped the event with",
     _Q + "_finish__mutmut_74": "success None or False: send_record only tests whether it is true",
