@@ -400,7 +400,14 @@ def test_past_max_environments_the_least_recently_used_idle_one_is_closed(tmp_pa
 
 # -- stopping ------------------------------------------------------------------------------------------------------
 def test_stop_removes_the_scratch_space_refuses_new_invokes_and_may_be_repeated(runtime):
-    task_root = Path(json.loads(call(runtime, config_of("s")).payload)["task_root"])
+    with pytest.raises(UnsafePackage):  # a refused package leaves nothing half-unpacked behind
+        call(runtime, FunctionConfig("unsafe", "1", "app.handler", LOCAL,
+                                     archive({"app.py": REPORTER, "../../escape.py": "x = 1\n"})))
+    answer = json.loads(call(runtime, config_of("s")).payload)
+    task_root = Path(answer["task_root"])
+    scratch = task_root.parent.parent
+    assert Path(answer["tmp"]).parent == scratch  # the environment's /tmp is in the scratch space too
+    assert sorted(p.name for p in scratch.iterdir() if not p.name.startswith("tmp-")) == ["code"]
     [env] = runtime.environments()
     assert task_root.is_dir()
     runtime.stop()
@@ -449,6 +456,7 @@ def test_another_python_runtime_is_warned_about_once_per_runtime():
             call(rt, config_of("same"))
     finally:
         rt.stop()
+    assert [(w.filename, w.lineno) for w in warned] == [("lambda_lab", 0)]  # no line of the lab's internals shown
     assert [str(w.message) for w in warned] == [
         f"Functions with Runtime {other} run on this machine's Python ({sys.version.split()[0]}) in the lab; code "
         f"that needs {other} features may behave differently."]
@@ -528,14 +536,14 @@ def report_of(result) -> dict:
 
 
 def test_a_cold_and_a_warm_success_are_logged_and_billed_as_on_lambda(runtime, sink):
-    config = config_of("ok", LOGGER, version="4", memory_mb=256, region="eu-west-1")
+    config = config_of("ok", LOGGER, version="4", memory_mb=256, region="eu-west-1", architecture="arm64")
     cold = call(runtime, config, rid="c1")
     warm = call(runtime, config, rid="w1")
     for result in (cold, warm):
         assert result.status == "success" and result.error_type is None and json.loads(result.payload) == {"ok": True}
         assert result.duration_ms == modelled_duration_ms(result.wall_ms, result.cpu_ms, 256) > 0
         assert (result.function_name, result.version, result.memory_mb) == ("ok", "4", 256)
-        assert result.log_group == "/aws/lambda/ok" and result.architecture == "x86_64"
+        assert result.log_group == "/aws/lambda/ok" and result.architecture == "arm64"
     assert cold.cold and not warm.cold and warm.init_ms is None and cold.init_ms > 0
     assert cold.billed_ms == math.ceil(cold.duration_ms + cold.init_ms)
     assert warm.billed_ms == math.ceil(warm.duration_ms)
@@ -663,7 +671,7 @@ def test_an_environment_has_lambdas_reserved_variables_and_the_functions_own(mon
     monkeypatch.setenv("LANG", "C.UTF-8")
     rt = Runtime(warn_python_version=False, credentials_for=lambda config: {"AWS_ACCESS_KEY_ID": "ASIAROLE"})
     rt.tracing_env = lambda config: {"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"} if config.tracing == "Active" else {}
-    rt.extension_env = lambda config, env: {"EXTENSION_SAW_HANDLER": env["_HANDLER"]}
+    rt.extension_env = lambda config, env: {"EXTENSION_SAW_HANDLER": f"{config.function_name} {env['_HANDLER']}"}
     try:
         text = config_of("envs", version="7", memory_mb=512, region="eu-west-1",
                          environment=(("MY_SETTING", "mine"), ("AWS_REGION", "mars-1"), ("AWS_ACCESS_KEY_ID", "AKIA")))
@@ -686,7 +694,7 @@ def test_an_environment_has_lambdas_reserved_variables_and_the_functions_own(mon
     assert other["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12" and other["TZ"] == "Europe/Paris"
     assert (other["AWS_LAMBDA_LOG_FORMAT"], other["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "DEBUG")
     assert other["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/g" and other["AWS_REGION"] == "us-east-1"
-    assert other["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000" and other["EXTENSION_SAW_HANDLER"] == "app.handler"
+    assert other["AWS_XRAY_DAEMON_ADDRESS"] == "127.0.0.1:2000" and other["EXTENSION_SAW_HANDLER"] == "envs app.handler"
 
 
 def test_json_logs_without_a_level_log_at_info():

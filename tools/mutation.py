@@ -187,6 +187,20 @@ EQUIVALENT: dict[str, str] = {
        for i in (134, 140)},
     **{_E + f"_unavailable__mutmut_{i}": "the stream's date from the start or from now: they differ only across "
        "midnight UTC" for i in (13, 17)},
+    **{_E + f"_extract_layers__mutmut_{i}": "the key archive's bytes are never read (_extract unpacks the layers)"
+       for i in (4, 10)},
+    _E + "_extract_layers__mutmut_9": "any separator gives each ordered list of layers its own key",
+    **{_E + f"_extract_layers__mutmut_{i}": "the name of the layers' folder in the scratch space: no behaviour reads "
+       "it" for i in (17, 18)},
+    _E + "_extract__mutmut_7": "the staging folder in the system's temporary folder or in the scratch space, which "
+       "is itself made there: the same file system, so the rename works either way",
+    **{_E + f"_extract__mutmut_{i}": "removing a staging folder that exists raises no error to ignore"
+       for i in (16, 17)},
+    **{_E + f"_extract__mutmut_{i}": "the scratch space exists, so the kind's folder needs no parents made"
+       for i in (18, 22)},
+    **{_E + f"_extract__mutmut_{i}": "reached only when two threads unpack the same package at the same instant"
+       for i in (25, 26, 28, 29)},
+    _E + "_warn_python_version__mutmut_24": "the warning's line number under the name lambda_lab: 0 or 1",
     "lambda_lab.runtime._engine.x__expire_on_schedule__mutmut_1": "differs only once the runtime is collected, "
        "when the thread ends either way (an AttributeError or the loop's test)",
     **{f"lambda_lab.runtime._engine.x__expire_on_schedule__mutmut_{i}": "when the expiry thread wakes: an idle "
