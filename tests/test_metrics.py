@@ -156,6 +156,29 @@ def test_asynchronous_events_received_aged_and_dropped(lab, lam, cw, make_functi
     assert ages == [pytest.approx(retry_age, abs=1)]
 
 
+def test_only_the_delivery_that_failed_is_counted_and_under_its_own_metric(lab, lam, cw, make_function):
+    """The destination queue exists and the dead-letter queue is gone: one DeadLetterErrors, no delivery failure."""
+    sqs = boto3.client("sqs")
+    urls, arns = [], []
+    for queue in ("metrics-destination-ok", "metrics-dlq-deleted"):
+        urls.append(sqs.create_queue(QueueName=queue)["QueueUrl"])
+        arns.append(sqs.get_queue_attributes(QueueUrl=urls[-1], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+    lab.allow("AmazonSQSFullAccess")
+    name = make_function(FLAKY, DeadLetterConfig={"TargetArn": arns[1]})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": arns[0]}})
+    sqs.delete_queue(QueueUrl=urls[1])
+    with minute_of_its_own(lab) as minute:
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"fail": 1}')
+        lab.wait_for_async()
+    [event] = [e for e in lab.async_events if e.function_name == name]
+    assert [(kind, status == "ok") for kind, _, status in event.deliveries] == [("OnFailure", True),
+                                                                               ("DeadLetter", False)]
+    assert values(cw, "DeadLetterErrors", fn(name), "Sum", minute, 600) == [1.0]
+    assert values(cw, "DestinationDeliveryFailures", fn(name), "Sum", minute, 600) == []
+    assert values(cw, "AsyncEventsDropped", fn(name), "Sum", minute, 600) == [1.0]
+
+
 def test_a_successful_asynchronous_event_is_received_and_not_dropped(lab, lam, cw, make_function):
     name = make_function(FLAKY)
     with minute_of_its_own(lab) as minute:
