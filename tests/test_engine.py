@@ -733,6 +733,16 @@ def test_traces_show_lambdas_paths_and_no_folder_of_this_machine(runtime):
         assert "_bootstrap.py" not in shown
 
 
+def test_a_layers_site_packages_frames_show_under_opt(runtime):
+    fragile = "def parse(text):\n    raise ValueError(text)\n"
+    layer = archive({"python/lib/python3.12/site-packages/fragile.py": fragile})
+    source = "import fragile\ndef handler(event, context):\n    return fragile.parse('no')\n"
+    result = call(runtime, config_of("layered-trace", source, runtime="python3.12", layers=(layer,)))
+    stack = json.loads(result.payload)["stackTrace"]
+    assert [frame.split(",")[0] for frame in stack] == [
+        '  File "/var/task/app.py"', '  File "/opt/python/lib/python3.12/site-packages/fragile.py"']
+
+
 def test_init_start_names_the_functions_own_python(runtime, sink):
     for version in ("3.11", "3.12"):
         call(runtime, config_of(f"py{version[2:]}", runtime=f"python{version}"))

@@ -333,8 +333,10 @@ class _PathMap:
         """The interpreter's folders (its standard library, the SDK's site-packages), found when first needed."""
         runtime = os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_") or "python3"
         lang = f"/var/lang/lib/{runtime}/"
+        ours = tuple(local for local, _ in self.pairs)  # a layer's own site-packages stays under /opt
         pairs = [(os.path.join(path, ""), lang + "site-packages/") for path in sys.path
-                 if os.path.basename(path.rstrip(os.sep)) == "site-packages"]
+                 if os.path.basename(path.rstrip(os.sep)) == "site-packages"
+                 and not os.path.join(path, "").startswith(ours)]
         pairs += [(os.path.join(os.path.dirname(os.__file__), ""), lang),
                   (os.path.join(os.path.dirname(os.path.abspath(__file__)), ""), "/var/runtime/")]
         # the longest folder first: site-packages may sit inside the standard library's folder
