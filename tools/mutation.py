@@ -141,10 +141,9 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_39": "advancing the clock by 0 changes nothing",
     "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
        "every malformed ClientContext AWS documents; AWS's handling of stray characters is undocumented",
-    **{f"lambda_lab.service._async.xǁAsyncQueueǁ{name}__mutmut_{i}": "the service's one caller passes no client "
-       "context: Lambda passes ClientContext to synchronous invocations only" for name, i in
-       (("submit", 28), ("_start", 11), ("_later", 11), ("_attempt", 4), ("_try", 62), ("_try", 124),
-                         ("_try", 211))},
+    **{_Q + f"{name}__mutmut_{i}": "the service's one caller passes no client context: Lambda passes ClientContext "
+       "to synchronous invocations only" for name, i in (("submit", 28), ("_start", 11), ("_later", 11),
+                                                         ("_attempt", 4), ("_try", 62), ("_try", 124), ("_try", 211))},
     **{_Q + f"_try__mutmut_{i}": "the age check as an attempt starts: every retry and throttle back-off is checked "
        "before it is scheduled (the ahead checks, whose mutants are killed), so an event reaches this one only when "
        "its MaximumEventAgeInSeconds is lowered while it waits (AWS does not document which limit applies then) "
