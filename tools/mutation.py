@@ -5,6 +5,7 @@
     .venv/bin/python tools/mutation.py --diffs --workers 2  # show each survivor's diff
     .venv/bin/python tools/mutation.py --resume /tmp/lambda-lab-mutation-XXXX [--summary]  # after Ctrl-C
     .venv/bin/python tools/mutation.py --resume /tmp/lambda-lab-mutation-XXXX --recheck     # see below
+    .venv/bin/python tools/mutation.py service/_invoke.py --only '*ǁ_still_busy*'  # some mutants (after a change)
 
 Each module is mutated in its own fresh copy of the tracked and new files (the working tree is never
 touched), against only the test files that exercise it (MODULES below). mutmut forks each mutant's pytest
@@ -22,6 +23,7 @@ and records the ones that fail it as killed.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import glob
 import json
 import os
@@ -300,7 +302,7 @@ def recheck(copy: Path, codes: dict, workers: int) -> None:
 
 
 def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path | None = None,
-               summary: bool = False, rechecking: bool = False) -> dict:
+               summary: bool = False, rechecking: bool = False, only: list[str] | None = None) -> dict:
     copy = resume or Path(tempfile.mkdtemp(prefix="lambda-lab-mutation-"))
     try:
         if resume:  # mutmut keeps each verdict in the copy and runs only the mutants that have none
@@ -316,7 +318,7 @@ def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path 
         env.pop("PYTHONPATH", None)
         print(f"== {module}  ({' '.join(tests)})  in {copy}", flush=True)
         command = ["true"] if summary or rechecking else [sys.executable, "-m", "mutmut", "run", "--max-children",
-                                                          str(workers)]
+                                                          str(workers), *(only or [])]
         log = copy / "mutmut.log"  # every mutant's pytest output (debug above): large, so not kept in memory
         with open(log, "ab") as out:
             run = subprocess.run(command, cwd=copy, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -325,6 +327,8 @@ def run_module(module: str, workers: int, diffs: bool, keep: bool, resume: Path 
             print(log.read_bytes()[-3000:].decode(errors="replace"))
             raise SystemExit(f"mutmut did not finish {module} (exit {run.returncode}); its output: {log}")
         codes = json.loads(meta.read_text())["exit_code_by_key"]
+        if only:  # the named mutants alone are reported (mutmut leaves the others unchecked)
+            codes = {name: code for name, code in codes.items() if any(fnmatch.fnmatch(name, o) for o in only)}
         if rechecking:
             recheck(copy, codes, workers)
             data = json.loads(meta.read_text())
@@ -357,6 +361,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the copies (to rerun `mutmut show` there)")
     parser.add_argument("--resume", type=Path, help="a kept copy: finish its run (after an interruption)")
     parser.add_argument("--summary", action="store_true", help="with --resume: only print what the copy holds")
+    parser.add_argument("--only", nargs="+", metavar="GLOB",
+                        help="only these mutants, e.g. 'lambda_lab.service._invoke.xǁLambdaServiceǁ_still_busy*'")
     parser.add_argument("--recheck", action="store_true",
                         help="with --resume: run the survivors against the whole selection (see the docstring)")
     args = parser.parse_args()
@@ -370,7 +376,8 @@ def main() -> None:
     total = {"killed": 0, "counted": 0}
     rows, survivors = [], []
     for module in chosen:
-        by_status = run_module(module, args.workers, args.diffs, args.keep, args.resume, args.summary, args.recheck)
+        by_status = run_module(module, args.workers, args.diffs, args.keep, args.resume, args.summary, args.recheck,
+                               args.only)
         n = {s: len(v) for s, v in by_status.items()}
         caught = n.get("killed", 0) + n.get("timeout", 0)
         counted = sum(n.values()) - n.get("equivalent", 0) - n.get("not checked", 0)
