@@ -107,17 +107,16 @@ EQUIVALENT: dict[str, str] = {
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁinvoke__mutmut_{i}": "the invocation type's default: every "
        "caller names the type (the API from its header, the lab's sources explicitly)" for i in (1, 2, 3)},
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_{i}": "a poll interval: how soon "
-       "wait_for_async notices progress, not what it returns" for i in (8, 9, 44)},
-    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_1": "the busy window's default: the engine always "
-       "passes install()'s value",
-    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_7": "the history bound (20,000 invocations) is "
-       "reached only by a test of minutes",
-    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_10": "a 1-character shift in the 16 M-character "
+       "wait_for_async notices progress, not what it returns" for i in (8, 9)},
+    # (LambdaService.__init__ re-judged after its iam_delay_s argument shifted mutmut's numbers)
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_2": "the IAM delay's default: install() always "
+       "passes its own",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_13": "a 1-character shift in the 16 M-character "
        "bound of whole logs kept in the history",
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_{i}": "any fixed offset keeps the request ids' "
-       "generator apart from the routing one, and repeatable" for i in (18, 19)},
+       "generator apart from the routing one, and repeatable" for i in (21, 22)},
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_{i}": "the bound of lab.refusals is reached "
-       "only after 1,000 refused pushes" for i in (46, 47)},
+       "only after 1,000 refused pushes" for i in (49, 50)},
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁinvoke__mutmut_{i}": "moto sends None as an empty body, as "
        "b'' is" for i in (48, 74)},
     "lambda_lab.service._invoke.xǁLambdaServiceǁroute__mutmut_3": "resolve() always names a version: the "
@@ -140,7 +139,6 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_9": "differs only when the newest two logs "
        "alone exceed 16 M characters",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_28": "> or >= against a monotonic deadline",
-    "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_39": "advancing the clock by 0 changes nothing",
     "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
        "every malformed ClientContext AWS documents; AWS's handling of stray characters is undocumented",
     **{_Q + f"{name}__mutmut_{i}": "the service's one caller passes no client context: Lambda passes ClientContext "
