@@ -20,6 +20,7 @@ import boto3
 import lambda_lab
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
+PRINTER = "def handler(event, context):\n    print('handling', event)\n    return {'ok': True}\n"  # most lessons' kind
 
 
 def timed(fn, n):
@@ -57,17 +58,21 @@ def main():
     with lambda_lab.Lab(quiet=True) as lab:
         lam = boto3.client("lambda")
         code = {"ZipFile": lambda_lab.zip_source(HANDLER)}
-        lam.create_function(FunctionName="bench", Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
-                            Code=code)
-        for _ in range(20):  # warm the environment and every cache on the path
+        for name, source in (("bench", HANDLER), ("bench-prints", PRINTER)):
+            lam.create_function(FunctionName=name, Runtime="python3.13", Role=lab.role_arn, Handler="app.handler",
+                                Code={"ZipFile": lambda_lab.zip_source(source)})
+        for _ in range(20):  # warm the environments and every cache on the path
             lam.invoke(FunctionName="bench", Payload=b"{}")
+            lam.invoke(FunctionName="bench-prints", Payload=b"{}")
             lam.get_function(FunctionName="bench")
-        # interleave the two so that drift on the machine hits both alike
-        warm, floor = [], []
+        # interleave them so that drift on the machine hits all alike
+        warm, prints, floor = [], [], []
         for _ in range(args.n):
             warm += timed(lambda: lam.invoke(FunctionName="bench", Payload=b"{}"), 1)
+            prints += timed(lambda: lam.invoke(FunctionName="bench-prints", Payload=b"{}"), 1)
             floor += timed(lambda: lam.get_function(FunctionName="bench"), 1)
         rows["warm invoke (boto3)"] = summary(warm)
+        rows["warm invoke, handler prints"] = summary(prints)
         rows["get_function (floor)"] = summary(floor)
         cold, init = [], []
         for i in range(args.cold):

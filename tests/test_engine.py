@@ -52,7 +52,8 @@ GATED = """
 import os, pathlib, time
 FOLDER = pathlib.Path(os.environ["GATE"])
 def gate(label):
-    (FOLDER / label).write_text(str(os.getpid()))
+    (FOLDER / f".{label}").write_text(str(os.getpid()))  # then renamed: a reader never sees it half-written
+    (FOLDER / f".{label}").rename(FOLDER / label)
     deadline = time.monotonic() + 30
     while not (FOLDER / "release").exists() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -287,7 +287,7 @@ def recheck(copy: Path, codes: dict, workers: int) -> None:
         return name, run.returncode
 
     # a test that fails without any mutant (say, one copied in for code the copy does not have) would "kill" them all
-    name, code = one("")
+    _, code = one("")
     if code != 0:
         raise SystemExit(f"the selection fails in {copy / 'mutants'} with no mutant (pytest exit {code}): "
                          "no recheck can count a kill until it passes")

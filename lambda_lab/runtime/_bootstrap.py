@@ -351,10 +351,10 @@ class _PathMap:
         return filename
 
 
-def _stack_trace(exc, path_map, skip):
-    """The frames after `skip`, without the lab's bootstrap itself (Lambda's traces start past its runtime)."""
-    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)[skip:]
-              if os.path.abspath(frame.filename) != os.path.abspath(__file__)]
+def _stack_trace(exc, path_map):
+    """The frames without the lab's bootstrap itself (Lambda's traces start past its runtime)."""
+    here = os.path.abspath(__file__)
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if os.path.abspath(frame.filename) != here]
     for frame in frames:
         frame.filename = path_map(frame.filename)
     return traceback.format_list(frames)
@@ -416,6 +416,17 @@ class _Channel:
 _streaming = None  # the channel, once the init is over (the lab reads the init's log with its answer only)
 
 
+def _end_output():
+    """End the handler's unfinished line before a frame that carries the log anyway (sending it apart would cost a
+    frame more on every invoke that printed)."""
+    global _streaming
+    streaming, _streaming = _streaming, None
+    try:
+        sys.stdout.flush()
+    finally:
+        _streaming = streaming
+
+
 def _send_pending(channel):
     request_id, events = _log.take_pending()
     if events:
@@ -474,10 +485,10 @@ def main():
         init_error = _error_object(fault.error_type, fault.message, "", [])
     except Exception as e:
         init_error = _error_object(type(e).__name__, str(e), "", [])
-        init_error["_trace"] = _stack_trace(e, path_map, 0)
+        init_error["_trace"] = _stack_trace(e, path_map)
     else:
         init_error = None
-    sys.stdout.flush()
+    _end_output()
     if init_error:
         _log_error({**init_error, "stackTrace": init_error.pop("_trace", [])})
     channel.send({"kind": "ready", "request_id": "init", "error": init_error, "log": _log.take(), "peak_rss_kb": _peak_rss_kb(),
@@ -511,12 +522,12 @@ def main():
         except _Fault as fault:
             error = _error_object(fault.error_type, fault.message, _current_request_id, [])
         except Exception as e:
-            error = _error_object(type(e).__name__, str(e), _current_request_id, _stack_trace(e, path_map, 1))
+            error = _error_object(type(e).__name__, str(e), _current_request_id, _stack_trace(e, path_map))
         except BaseException:
             if os.getpid() != _worker_pid:
                 os._exit(0)
             # SystemExit and the like end the environment, as they end AWS's runtime; keep what was logged.
-            sys.stdout.flush()
+            _end_output()
             channel.send({"kind": "dying", "request_id": _current_request_id, "log": _log.take()})
             raise
         if os.getpid() != _worker_pid:  # a handler forked and both processes returned: the copy ends here
@@ -529,7 +540,7 @@ def main():
         if error:
             _log_error(error)
             payload = json.dumps(error).encode()
-        sys.stdout.flush()
+        _end_output()
         channel.send({
             "kind": "result", "request_id": _current_request_id, "error": error is not None, "wall_ms": wall * 1000, "cpu_ms": cpu * 1000,
             "waited_ms": waited,
