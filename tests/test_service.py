@@ -398,6 +398,89 @@ def test_wait_for_async_names_a_mapping_still_running_its_batch(lab, lam, make_f
     assert [i.result.failed for i in lab.invocations if i.function_name == name] == [False]
 
 
+FAILS_FIRST_DELIVERY = """
+def handler(event, context):
+    if event["Records"][0]["attributes"]["ApproximateReceiveCount"] == "1":
+        raise RuntimeError("the first delivery fails")
+"""
+
+
+def _poll(predicate, what: str, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def test_wait_for_async_names_a_mapping_retry_and_an_allocation_not_yet_ready(lab, lam, make_function):
+    """Lab time is stopped, and an async event holds wait_for_async, so nothing is fast-forwarded: both dues show."""
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="retry-later", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    flaky = make_function(FAILS_FIRST_DELIVERY)
+    slow = make_function(SLOW, Timeout=30)
+    lab.allow("AWSLambdaSQSQueueExecutionRole")
+    speed, lab.clock.speed = lab.clock.speed, 1e-6
+    try:
+        version = lam.publish_version(FunctionName=slow)["Version"]
+        lam.put_provisioned_concurrency_config(FunctionName=slow, Qualifier=version,
+                                               ProvisionedConcurrentExecutions=1)
+        lam.create_event_source_mapping(FunctionName=flaky, EventSourceArn=arn, BatchSize=1)
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+        _poll(lambda: [i.result.failed for i in lab.invocations if i.function_name == flaky and i.result] == [True],
+              "the first delivery failed")
+        _poll(lambda: lam.get_provisioned_concurrency_config(FunctionName=slow, Qualifier=version)[
+            "AllocatedProvisionedConcurrentExecutions"] == 1, "the environment is allocated")
+        assert lam.get_provisioned_concurrency_config(FunctionName=slow, Qualifier=version)["Status"] == "IN_PROGRESS"
+        lam.invoke(FunctionName=slow, InvocationType="Event", Payload=b'{"seconds": 2}')
+        with pytest.raises(TimeoutError) as caught:
+            lab.wait_for_async(timeout=1.0)
+        assert str(caught.value) == ("still busy after 1.0 s: 1 asynchronous event(s) unfinished; an event source "
+                                     "mapping retries 60 s later on the lab clock; provisioned concurrency is "
+                                     "still being allocated")
+    finally:
+        lab.clock.speed = speed
+        lab.wait_for_async(timeout=None)
+    assert [i.result.failed for i in lab.invocations if i.function_name == flaky] == [True, False]
+    assert lam.get_provisioned_concurrency_config(FunctionName=slow, Qualifier=version)["Status"] == "READY"
+
+
+SLOW_INIT = """
+import time
+time.sleep(2)
+def handler(event, context):
+    return "ready"
+"""
+
+
+def test_wait_for_async_names_an_allocation_still_starting_its_environments(lab, lam, make_function):
+    name = make_function(SLOW_INIT)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1)
+    try:
+        # the minute an allocation takes on the lab clock is fast-forwarded at once; the 2 s init is not
+        with pytest.raises(TimeoutError) as caught:
+            lab.wait_for_async(timeout=1.0)
+        assert str(caught.value) == ("still busy after 1.0 s: 0 asynchronous event(s) unfinished; provisioned "
+                                     "concurrency is still being allocated")
+    finally:
+        lab.wait_for_async(timeout=None)
+    assert lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)["Status"] == "READY"
+
+
+def test_wait_for_async_names_a_lab_clock_timer_still_running(lab):
+    release = threading.Event()
+    lab.clock.call_later(0, lambda: release.wait(30))  # a timer as a schedule's or an alarm's: it holds the clock
+    try:
+        with pytest.raises(TimeoutError) as caught:
+            lab.wait_for_async(timeout=0.5)
+        assert str(caught.value) == ("still busy after 0.5 s: 0 asynchronous event(s) unfinished; a lab-clock "
+                                     "timer is due")
+    finally:
+        release.set()
+    lab.wait_for_async()
+
+
 def test_each_invocations_request_id_is_a_uuid4_shared_by_the_answer_and_the_history(lab, lam, make_function):
     name = make_function(VERSIONED)
     before = time.time()
