@@ -4,6 +4,7 @@ import contextlib
 import datetime as dt
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -116,6 +117,58 @@ def test_throttles_count_and_are_not_invocations(lab, lam, cw, make_function):
             assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert values(cw, "Throttles", fn(name), "Sum", minute) == [2.0]
     assert values(cw, "Invocations", fn(name), "Sum", minute) == []
+
+
+def test_throttles_through_an_alias_count_under_its_resource_and_version(lab, lam, cw, make_function):
+    name = make_function(FLAKY)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with minute_of_its_own(lab) as minute:
+        with pytest.raises(ClientError) as refused:
+            lam.invoke(FunctionName=name, Qualifier="live")
+        assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
+    alias = fn(name) + [{"Name": "Resource", "Value": f"{name}:live"}]
+    assert values(cw, "Throttles", alias, "Sum", minute) == [1.0]
+    assert values(cw, "Throttles", alias + [{"Name": "ExecutedVersion", "Value": "1"}], "Sum", minute) == [1.0]
+
+
+MEET = """
+import os, pathlib, time
+def handler(event, context):
+    folder = pathlib.Path(event["folder"])
+    (folder / context.aws_request_id).touch()
+    deadline = time.monotonic() + 20
+    while len(os.listdir(folder)) < 2 and time.monotonic() < deadline:  # wait for the other call to start
+        time.sleep(0.01)
+    return len(os.listdir(folder))
+"""
+
+
+def test_two_calls_at_once_are_two_concurrent_executions(lab, lam, cw, make_function, tmp_path):
+    first, second = make_function(MEET), make_function(MEET)
+    payload = json.dumps({"folder": str(tmp_path)})
+    with minute_of_its_own(lab) as minute:
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda name: lam.invoke(FunctionName=name, Payload=payload), (first, second)))
+    assert [json.loads(a["Payload"].read()) for a in answers] == [2, 2]  # they did overlap
+    assert values(cw, "ConcurrentExecutions", [], "Maximum", minute) == [2.0]  # account-wide: both functions
+    assert values(cw, "ConcurrentExecutions", fn(first), "Maximum", minute) == [1.0]
+    assert values(cw, "UnreservedConcurrentExecutions", [], "Maximum", minute) == [2.0]
+
+
+def test_provisioned_invocations_count_in_the_minute_they_ran(lab, lam, cw, make_function):
+    name = make_function(FLAKY)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1)
+    lab.wait_for_async()
+    assert lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)["Status"] == "READY"
+    with minute_of_its_own(lab) as minute:
+        for _ in range(2):
+            lam.invoke(FunctionName=name, Qualifier=version)
+        lab.clock.advance(60)  # read a minute later: they still count in the minute they ran
+    assert values(cw, "ProvisionedConcurrencyInvocations", fn(name), "Sum", minute) == [2.0]
+    assert values(cw, "ProvisionedConcurrencySpilloverInvocations", fn(name), "Sum", minute) == []
 
 
 def test_concurrency_figures(lab, lam, cw, make_function):

