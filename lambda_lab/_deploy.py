@@ -64,6 +64,8 @@ def deploy(region: str, template: str | os.PathLike, parameters: dict | None = N
             worker.join(0.2)
         else:  # the call returned; the stack may still be working (a CodeDeploy deployment, a real account)
             time.sleep(0.3)
+        # read before the outcome, and used below: a call that ends meanwhile is seen on the next round
+        returned = not worker.is_alive()
         error = outcome.get("error")
         if isinstance(error, ClientError) and "No updates are to be performed" in str(error):
             _say(quiet, f"Stack {name}: no changes to deploy")
@@ -77,7 +79,7 @@ def deploy(region: str, template: str | os.PathLike, parameters: dict | None = N
                     _say(quiet, _line(event))
         except ClientError:  # the stack is not there yet
             pass
-        status = None if worker.is_alive() else _status(cfn, outcome["id"])
+        status = _status(cfn, outcome["id"]) if returned else None
         if status in _SETTLED:
             break
         if time.monotonic() > end:

@@ -1,6 +1,7 @@
 """SAM templates and CloudFormation stacks, deployed with plain boto3: the resources are the lab's real ones."""
 
 import json
+import time
 
 import boto3
 import pytest
@@ -569,3 +570,23 @@ def test_an_alarm_in_the_template_guards_the_deployment_and_the_preference_can_c
     assert json.loads(lam.invoke(FunctionName="guarded-app", Qualifier="live")["Payload"].read()) == "v2"
     cfn.delete_stack(StackName="guarded")
     assert boto3.client("cloudwatch").describe_alarms(AlarmNames=["guarded-errors"])["MetricAlarms"] == []
+
+
+def test_lab_deploy_says_no_changes_even_when_the_update_ends_while_it_reads_the_events(lab, capsys):
+    """The update's answer (an error: nothing to update) arrives while lab.deploy is reading the stack's events.
+
+    botocore's own event hooks place it there: the update waits 0.3 s, each read of the events 0.5 s.
+    """
+    template = "Resources:\n  Q: {Type: 'AWS::SQS::Queue'}\n"
+    lab.deploy(template, stack_name="raced", quiet=True)
+    events = boto3._get_default_session().events
+    hooks = [("before-call.cloudformation.UpdateStack", lambda **_: time.sleep(0.3)),
+             ("before-call.cloudformation.DescribeStackEvents", lambda **_: time.sleep(0.5))]
+    for name, hook in hooks:
+        events.register(name, hook)
+    try:
+        lab.deploy(template, stack_name="raced")
+    finally:
+        for name, hook in hooks:
+            events.unregister(name, hook)
+    assert capsys.readouterr().out == "Stack raced: no changes to deploy\n"
