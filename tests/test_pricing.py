@@ -218,6 +218,35 @@ def test_provisioned_estimate_against_on_demand_by_hand():
     assert not light.pays_off and "costs more than on demand" in str(light)
 
 
+def test_a_provisioned_estimate_prints_its_figures_as_worked_out_by_hand():
+    # arm64: 3 x 0.5 GB kept warm 7,200 s = 10,800 GB-s x $0.0000033334 = $0.03600072
+    # 90,000 requests x 0.25 s x 0.5 GB = 11,250 GB-s, 104 % of that: 10,800 served at $0.0000077778 = $0.08400024
+    # and 450 spilled over at $0.0000133334 = $0.00600003; requests 90,000 x $0.20 / million = $0.018
+    # total $0.14400099; on demand 11,250 x $0.0000133334 + $0.018 = $0.16800075
+    est = pricing.provisioned_estimate(3, 512, 2, 90_000, 250, "arm64")
+    assert est.utilisation == pytest.approx(11_250 / 10_800)
+    assert est.requests_cost == pytest.approx(0.018, abs=1e-12)
+    assert est.total == pytest.approx(0.14400099, abs=1e-10)
+    assert est.on_demand_cost == pytest.approx(0.16800075, abs=1e-10)
+    assert str(est) == (
+        "3 x 512 MB provisioned for 2 h (arm64), 90,000 requests x 250 ms: 104% utilised, pays off\n"
+        "  provisioned                       $0.04\n"
+        "  duration (provisioned)            $0.08\n"
+        "  duration (spillover)          $0.006000\n"
+        "  requests                          $0.02\n"
+        "  total                             $0.14\n"
+        "  on demand instead                 $0.17")
+
+
+def test_one_environment_is_enough_and_no_time_at_all_is_refused():
+    one = pricing.provisioned_estimate(1, 128, 0.01, 0, 1)  # 36 s, billed as 300: 0.125 GB x 300 s x $0.0000041667
+    assert one.provisioned_cost == pytest.approx(0.125 * 300 * 0.0000041667)
+    for concurrency, hours in ((0, 1), (1, 0), (1, -1)):
+        with pytest.raises(ValueError, match=f"^concurrency must be at least 1 and hours above 0, not {concurrency} "
+                                             f"and {hours}$"):
+            pricing.provisioned_estimate(concurrency, 512, hours, 1, 1)
+
+
 def test_provisioned_estimate_spills_over_and_rounds_up_to_five_minutes():
     # 5,400,000 GB-s against 3,600,000 provisioned: 3.6M served warm, 1.8M spill over at the on-demand rate
     est = pricing.provisioned_estimate(10, 1024, 100, 54_000_000, 100)

@@ -102,6 +102,8 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._deliver.x_send_to_dead_letter__mutmut_63": "the lab has one account: the queue owner is the caller",
     **{f"lambda_lab.service._async.x__json_or_text__mutmut_{i}": "only JSON reaches a record (Invoke refuses other "
        "payloads, the runtime serialises responses): the text fallback is unreachable" for i in (4, 5, 6)},
+    "lambda_lab.pricing.x_provisioned_estimate__mutmut_83": "rounding at 10 or 11 decimal places of a dollar: "
+       "only to compare sums that are equal by hand; no figure shows below $0.0000001",
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁinvoke__mutmut_{i}": "HTTP header names are case-insensitive "
        "(botocore reads them lowercased)" for i in (80, 81, 101, 102, 126, 127, 133, 134, 144, 145)},
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁinvoke__mutmut_{i}": "the invocation type's default: every "
