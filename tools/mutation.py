@@ -99,6 +99,8 @@ EQUIVALENT: dict[str, str] = {
     "lambda_lab.service._deliver.x_send_record__mutmut_135": _S3, "lambda_lab.service._deliver.x_send_record__mutmut_136": _S3,
     **{f"lambda_lab.service._deliver.x_send_record__mutmut_{i}": "the API refuses a destination of any other service "
        "when it is set (_event_config), so this last `else` cannot be reached" for i in range(137, 144)},
+    "lambda_lab.service._deliver.x_send_to_dead_letter__mutmut_88": "the API refuses a dead-letter target of any "
+       "other service when it is set (_lambda_api._delivery_checks), so this raise cannot be reached",
     "lambda_lab.service._deliver.x_send_to_dead_letter__mutmut_63": "the lab has one account: the queue owner is the caller",
     **{f"lambda_lab.service._async.x__json_or_text__mutmut_{i}": "only JSON reaches a record (Invoke refuses other "
        "payloads, the runtime serialises responses): the text fallback is unreachable" for i in (4, 5, 6)},
