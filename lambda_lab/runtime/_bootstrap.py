@@ -48,6 +48,7 @@ class _LogBuffer:
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.ready = threading.Event()  # set while events wait for the streamer
         self.pending, self.tail, self.kept, self.tail_bytes, self.dropped = [], [], 0, 0, 0
         self.request_id = "init"
 
@@ -61,6 +62,8 @@ class _LogBuffer:
         with self.lock:
             room = _LOG_HEAD_LIMIT - self.kept
             if room > 0:  # a line longer than the room left is cut: its start ends the head...
+                if not self.pending:
+                    self.ready.set()
                 self.pending.append([stamp, message[:room]])
                 self.kept += min(room, len(message))
                 message = message[room:]
@@ -79,6 +82,7 @@ class _LogBuffer:
         """(request id, events so far within the head limit); the capped tail waits for the invocation's end."""
         with self.lock:
             events, self.pending = self.pending, []
+            self.ready.clear()
             return self.request_id, events
 
     def take(self):
@@ -89,12 +93,16 @@ class _LogBuffer:
                 events.append([self.tail[0][0], f"[lambda-lab] {self.dropped} characters of log output left out here"])
             events.extend(self.tail)
             self.pending, self.tail, self.kept, self.tail_bytes, self.dropped = [], [], 0, 0, 0
+            self.ready.clear()
         return events
+
+    def after_fork(self):
+        """A handler's fork may happen while the streamer holds a lock: the copy must still be able to print."""
+        self.lock, self.ready = threading.Lock(), threading.Event()
 
 
 _log = _LogBuffer()
-# a handler's fork may happen while the log streamer holds the lock: the copy must still be able to print
-os.register_at_fork(after_in_child=lambda: setattr(_log, "lock", threading.Lock()))
+os.register_at_fork(after_in_child=_log.after_fork)
 
 
 class _LogStream:
@@ -434,8 +442,14 @@ def _send_pending(channel):
 
 
 def _stream_logs(channel):
+    """Send what the handler prints as it prints: a frame at most every 20 ms, none while nothing is printed.
+
+    Waiting for the first line, not polling, keeps an idle environment idle: polling every 20 ms cost 0.3 % of
+    a core for each warm environment a lab keeps.
+    """
     while True:
-        time.sleep(_STREAM_INTERVAL_S)
+        _log.ready.wait()
+        time.sleep(_STREAM_INTERVAL_S)  # what the handler prints meanwhile goes in the same frame
         try:
             _send_pending(channel)
         except OSError:
