@@ -361,12 +361,24 @@ def handler(event, context):
 """
 
 
+def still_busy(lab, timeout: float) -> str:
+    """What lab.wait_for_async's TimeoutError says when it gives up after `timeout` s."""
+    with pytest.raises(TimeoutError) as caught:
+        lab.wait_for_async(timeout=timeout)
+    return str(caught.value)
+
+
+def queue(name: str):
+    """An SQS queue whose messages come back a minute (of lab time) after a failed batch: client, URL, ARN."""
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    return sqs, url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
 def test_wait_for_async_gives_up_after_its_timeout_and_says_what_is_left(lab, lam, make_function):
     name = make_function(SLOW, Timeout=30)
     lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 3}')
-    with pytest.raises(TimeoutError) as caught:
-        lab.wait_for_async(timeout=0.5)
-    assert str(caught.value) == "still busy after 0.5 s: 1 asynchronous event(s) unfinished"
+    assert still_busy(lab, 0.5) == "still busy after 0.5 s: 1 asynchronous event(s) unfinished"
     [event] = [e for e in lab.async_events if e.function_name == name]
     assert event.outcome is None  # it did not wait for the handler's 3 s
     lab.wait_for_async(timeout=None)  # no timeout at all: it waits for the event to end
@@ -382,18 +394,14 @@ def handler(event, context):
 
 
 def test_wait_for_async_names_a_mapping_still_running_its_batch(lab, lam, make_function):
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="still-busy", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs, url, arn = queue("still-busy")
     name = make_function(SLOW_BATCH, Timeout=30)
     lab.allow("AWSLambdaSQSQueueExecutionRole")
     mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1)["UUID"]
     sqs.send_message(QueueUrl=url, MessageBody='{"seconds": 3}')
     try:
-        with pytest.raises(TimeoutError) as caught:
-            lab.wait_for_async(timeout=1.5)
-        assert str(caught.value) == ("still busy after 1.5 s: 0 asynchronous event(s) unfinished; an event source "
-                                     "mapping is running a batch")
+        assert still_busy(lab, 1.5) == ("still busy after 1.5 s: 0 asynchronous event(s) unfinished; an event "
+                                        "source mapping is running a batch")
     finally:
         lab.wait_for_async(timeout=None)
         lam.delete_event_source_mapping(UUID=mapping)  # its poller would be busy in the next tests' messages
@@ -416,18 +424,16 @@ def _poll(predicate, what: str, deadline_s: float = 30.0) -> None:
 
 def test_wait_for_async_names_a_mapping_retry_and_an_allocation_not_yet_ready(lab, lam, make_function):
     """Lab time is stopped, and an async event holds wait_for_async, so nothing is fast-forwarded: both dues show."""
-    sqs = boto3.client("sqs")
-    url = sqs.create_queue(QueueName="retry-later", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs, url, arn = queue("retry-later")
     flaky = make_function(FAILS_FIRST_DELIVERY)
     slow = make_function(SLOW, Timeout=30)
     lab.allow("AWSLambdaSQSQueueExecutionRole")
+    mapping = lam.create_event_source_mapping(FunctionName=flaky, EventSourceArn=arn, BatchSize=1)["UUID"]
     speed, lab.clock.speed = lab.clock.speed, 1e-6
     try:
         version = lam.publish_version(FunctionName=slow)["Version"]
         lam.put_provisioned_concurrency_config(FunctionName=slow, Qualifier=version,
                                                ProvisionedConcurrentExecutions=1)
-        mapping = lam.create_event_source_mapping(FunctionName=flaky, EventSourceArn=arn, BatchSize=1)["UUID"]
         sqs.send_message(QueueUrl=url, MessageBody="{}")
         _poll(lambda: [i.result.failed for i in lab.invocations if i.function_name == flaky and i.result] == [True],
               "the first delivery failed")
@@ -435,12 +441,11 @@ def test_wait_for_async_names_a_mapping_retry_and_an_allocation_not_yet_ready(la
             "AllocatedProvisionedConcurrentExecutions"] == 1, "the environment is allocated")
         assert lam.get_provisioned_concurrency_config(FunctionName=slow, Qualifier=version)["Status"] == "IN_PROGRESS"
         lam.invoke(FunctionName=slow, InvocationType="Event", Payload=b'{"seconds": 2}')
-        with pytest.raises(TimeoutError) as caught:
-            lab.wait_for_async(timeout=1.0)
+        message = still_busy(lab, 1.0)
         # (the mapping's poller may be looking at the queue just then: it says so)
         assert re.fullmatch(r"still busy after 1\.0 s: 1 asynchronous event\(s\) unfinished(; an event source mapping "
                             r"is running a batch)?; an event source mapping retries 60 s later on the lab clock; "
-                            r"provisioned concurrency is still being allocated", str(caught.value)), str(caught.value)
+                            r"provisioned concurrency is still being allocated", message), message
     finally:
         lab.clock.speed = speed
         lab.wait_for_async(timeout=None)
@@ -463,10 +468,8 @@ def test_wait_for_async_names_an_allocation_still_starting_its_environments(lab,
     lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier=version, ProvisionedConcurrentExecutions=1)
     try:
         # the minute an allocation takes on the lab clock is fast-forwarded at once; the 2 s init is not
-        with pytest.raises(TimeoutError) as caught:
-            lab.wait_for_async(timeout=1.0)
-        assert str(caught.value) == ("still busy after 1.0 s: 0 asynchronous event(s) unfinished; provisioned "
-                                     "concurrency is still being allocated")
+        assert still_busy(lab, 1.0) == ("still busy after 1.0 s: 0 asynchronous event(s) unfinished; provisioned "
+                                        "concurrency is still being allocated")
     finally:
         lab.wait_for_async(timeout=None)
     assert lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier=version)["Status"] == "READY"
@@ -476,10 +479,8 @@ def test_wait_for_async_names_a_lab_clock_timer_still_running(lab):
     release = threading.Event()
     lab.clock.call_later(0, lambda: release.wait(30))  # a timer as a schedule's or an alarm's: it holds the clock
     try:
-        with pytest.raises(TimeoutError) as caught:
-            lab.wait_for_async(timeout=0.5)
-        assert str(caught.value) == ("still busy after 0.5 s: 0 asynchronous event(s) unfinished; a lab-clock "
-                                     "timer is due")
+        assert still_busy(lab, 0.5) == "still busy after 0.5 s: 0 asynchronous event(s) unfinished; a lab-clock " \
+                                       "timer is due"
     finally:
         release.set()
     lab.wait_for_async()
