@@ -113,8 +113,8 @@ EQUIVALENT: dict[str, str] = {
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁwait_for_async__mutmut_{i}": "a poll interval: how soon "
        "wait_for_async notices progress, not what it returns" for i in (8, 9)},
     # (LambdaService.__init__ re-judged after its iam_delay_s argument shifted mutmut's numbers)
-    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_2": "the IAM delay's default: install() always "
-       "passes its own",
+    **{f"lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_{i}": "a default install() always overrides "
+       "(the busy window, the IAM delay)" for i in (1, 2)},
     "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_13": "a 1-character shift in the 16 M-character "
        "bound of whole logs kept in the history",
     **{f"lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_{i}": "any fixed offset keeps the request ids' "
@@ -150,8 +150,6 @@ EQUIVALENT: dict[str, str] = {
        "the difference: advancing by 0 changes nothing",
     "lambda_lab.service._invoke.xǁLambdaServiceǁ_still_busy__mutmut_13": "a floor of 0 or 1 under a countdown shown "
        "in whole seconds: differs only for a retry due within the second, which the next poll runs",
-    "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_1": "the busy window's default: install() always "
-       "passes its own",
     "lambda_lab.service._invoke.xǁLambdaServiceǁ__init____mutmut_10": "the history's bound is reached only after "
        "20,000 invocations (30 s of warm invokes for one test)",
     **{_Q + f"{name}__mutmut_{i}": "the service's one caller passes no client context: Lambda passes ClientContext "

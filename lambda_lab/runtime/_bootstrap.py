@@ -134,10 +134,14 @@ class _LogStream:
             self._partial = partial[cut:]
         return len(text)
 
-    def flush(self):
+    def end_line(self):
+        """The unfinished line becomes a log event (the frame about to be sent carries it)."""
         if self._partial:
             _log.add(self._partial)
             self._partial = ""
+
+    def flush(self):
+        self.end_line()
         if _streaming is not None:  # print(..., flush=True) reaches the lab now, as a write to Lambda's pipe does:
             try:                    # a line flushed just before os._exit() or a crash is in the log
                 _send_pending(_streaming)
@@ -149,6 +153,9 @@ class _LogStream:
 
     def writable(self):
         return True
+
+
+_output = _LogStream()  # the handler's stdout and stderr
 
 
 class _LambdaLogHandler(logging.Handler):
@@ -424,17 +431,6 @@ class _Channel:
 _streaming = None  # the channel, once the init is over (the lab reads the init's log with its answer only)
 
 
-def _end_output():
-    """End the handler's unfinished line before a frame that carries the log anyway (sending it apart would cost a
-    frame more on every invoke that printed)."""
-    global _streaming
-    streaming, _streaming = _streaming, None
-    try:
-        sys.stdout.flush()
-    finally:
-        _streaming = streaming
-
-
 def _send_pending(channel):
     request_id, events = _log.take_pending()
     if events:
@@ -476,7 +472,7 @@ def main():
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # output written below Python (C libraries, os.write) lands in the environment's stderr file
-    sys.stdout = sys.stderr = _LogStream()
+    sys.stdout = sys.stderr = _output
     sys.stdin = open(os.devnull)
     root = logging.getLogger()
     root.addHandler(_LambdaLogHandler())
@@ -502,7 +498,7 @@ def main():
         init_error["_trace"] = _stack_trace(e, path_map)
     else:
         init_error = None
-    _end_output()
+    _output.end_line()
     if init_error:
         _log_error({**init_error, "stackTrace": init_error.pop("_trace", [])})
     channel.send({"kind": "ready", "request_id": "init", "error": init_error, "log": _log.take(), "peak_rss_kb": _peak_rss_kb(),
@@ -541,7 +537,7 @@ def main():
             if os.getpid() != _worker_pid:
                 os._exit(0)
             # SystemExit and the like end the environment, as they end AWS's runtime; keep what was logged.
-            _end_output()
+            _output.end_line()
             channel.send({"kind": "dying", "request_id": _current_request_id, "log": _log.take()})
             raise
         if os.getpid() != _worker_pid:  # a handler forked and both processes returned: the copy ends here
@@ -554,7 +550,7 @@ def main():
         if error:
             _log_error(error)
             payload = json.dumps(error).encode()
-        _end_output()
+        _output.end_line()
         channel.send({
             "kind": "result", "request_id": _current_request_id, "error": error is not None, "wall_ms": wall * 1000, "cpu_ms": cpu * 1000,
             "waited_ms": waited,
