@@ -22,6 +22,8 @@ def pytest_configure(config):
     notebooks are to run; xdist's workers inherit its address. Without it each kernel starts as a plain one.
     """
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(KERNELS), os.environ.get("JUPYTER_PATH")]))
+    if os.name == "posix":  # nbval's plugin has imported jupyter_client already: this costs a folder
+        _kernels_over_unix_sockets(config)
     if hasattr(config, "workerinput") or not getattr(config.option, "nbval", False) or config.option.collectonly:
         return
     if sys.platform != "linux" or not hasattr(os, "pidfd_open") or not _notebooks_among(config.args):
@@ -42,6 +44,35 @@ def pytest_configure(config):
         shutil.rmtree(folder, ignore_errors=True)
 
     config.add_cleanup(stop)
+
+
+def _kernels_over_unix_sockets(config) -> None:
+    """nbval's kernels (in this process) talk to it over Unix sockets (ZeroMQ's ipc) rather than TCP ports.
+
+    Over TCP, jupyter_client picks five free ports and lets them go; the kernel binds them a moment later. Any
+    TCP connection the machine opens meanwhile may take one as its local port, and the kernel dies with
+    "Address already in use": a CI run lost notebook 04 that way. bench/bench_kernel_ports.py starts kernels
+    during a storm of local connections: over TCP 1 in 556 failed, over ipc none of 667. A socket named after its
+    kernel's connection file, in a folder of this process's own, cannot be taken by anything else.
+    """
+    import tempfile
+    import uuid
+
+    import nbval.kernel
+    from jupyter_client.manager import KernelManager
+    from traitlets import CaselessStrEnum, default
+
+    folder = tempfile.mkdtemp(prefix="llk-")  # short: a socket's path has about 100 bytes
+
+    class UnixSocketKernelManager(KernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        @default("connection_file")
+        def _connection_file_here(self) -> str:  # its sockets are this path, less ".json", plus "-ipc-<n>"
+            return os.path.join(folder, f"kernel-{uuid.uuid4().hex[:12]}.json")
+
+    nbval.kernel.KernelManager = UnixSocketKernelManager  # nbval's start_new_kernel makes its manager with it
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def _notebooks_among(args) -> bool:

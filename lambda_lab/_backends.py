@@ -154,7 +154,7 @@ def check_region(region: str, backend: str) -> str:
                      "get_available_partitions() names the other partitions (aws-cn, aws-us-gov, ...).")
 
 
-def check_lab_args(seed, idle_timeout, budget_usd) -> None:
+def check_lab_args(seed, idle_timeout, budget_usd, role_wait_s=None) -> None:
     """Refuse Lab arguments a learner may plausibly get wrong, before anything starts."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be a whole number (e.g. Lab(seed=7)) or None, not {seed!r}")
@@ -164,6 +164,9 @@ def check_lab_args(seed, idle_timeout, budget_usd) -> None:
     if budget_usd is not None and not (_number(budget_usd) and budget_usd >= 0):
         raise ValueError(f"budget_usd is in US dollars and must be 0 or more (e.g. Lab(budget_usd=0.5)) or None, "
                          f"not {budget_usd!r}")
+    if role_wait_s is not None and not (_number(role_wait_s) and 0 <= role_wait_s <= 60):
+        raise ValueError(f"role_wait_s is in seconds, from 0 to 60 (e.g. Lab(backend='endpoint', role_wait_s=0)), "
+                         f"or None for the backend's default, not {role_wait_s!r}")
 
 
 def _number(value) -> bool:

@@ -38,6 +38,10 @@ _TRUST_LAMBDA = {"Version": "2012-10-17", "Statement": [{
 DEFAULT_BUDGET_USD = 0.10  # per sweep or load test on a real account, unless the learner sets another
 
 
+# seconds a remote lab waits for its new execution role to reach Lambda (Lab(role_wait_s=...) for another figure)
+ROLE_WAIT_S = {"local": 0.0, "endpoint": 3.0, "aws": 10.0}
+
+
 class CostGuardError(RuntimeError):
     """A sweep or load test on a real account would cost more than the lab's budget allows."""
 
@@ -50,6 +54,10 @@ class Lab:
     >>> lab = Lab(backend="endpoint", endpoint_url="http://127.0.0.1:4566")   # LocalStack, a moto server
     >>> lab.cleanup(); lab.stop()
 
+    A new execution role reaches Lambda seconds after IAM makes it, so a remote lab waits after making one:
+    `role_wait_s` seconds, by default 10 on an account and 3 on an endpoint (0 suits an endpoint that applies
+    IAM at once, as LocalStack and a plain moto server do).
+
     Introduced in notebook 00_start_here; the other backends in 16_real_account.
     """
 
@@ -57,15 +65,17 @@ class Lab:
 
     def __init__(self, backend: str | None = None, region: str | None = None, seed: int | None = None,
                  idle_timeout: float = 600.0, isolate_imports: bool = True, quiet: bool = False,
-                 endpoint_url: str | None = None, budget_usd: float | None = None, learner: str | None = None) -> None:
+                 endpoint_url: str | None = None, budget_usd: float | None = None, learner: str | None = None,
+                 role_wait_s: float | None = None) -> None:
         chosen = choose(backend)  # bad arguments are refused before the running lab is touched
         region = check_region(region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
                               or "us-east-1", chosen)
-        check_lab_args(seed, idle_timeout, budget_usd)
+        check_lab_args(seed, idle_timeout, budget_usd, role_wait_s)
         if Lab._current is not None:  # re-running a notebook's setup cell replaces the old lab
             Lab._current.stop()
         self._stopped = True
         self.backend, self.region = chosen, region
+        self._role_wait_s = role_wait_s if role_wait_s is not None else ROLE_WAIT_S[chosen]
         # the learner's name is only shown (banner, tag lambda-lab-learner): on Binder and JupyterHub everyone is
         # `jovyan`, so a remote lab's identity is this installation's random id, kept in LAMBDA_LAB_HOME
         self.learner = _safe(learner or os.environ.get("LAMBDA_LAB_LEARNER") or getpass.getuser())
@@ -443,7 +453,7 @@ class Lab:
             # IAM is eventually consistent: Lambda may refuse a brand-new role for a few seconds (a stand-in
             # account for 2); a role kept from an earlier start is ready
             iam.get_waiter("role_exists").wait(RoleName=self._role_name)
-            time.sleep(10 if self.backend == "aws" else 3)
+            time.sleep(self._role_wait_s)
         return role["Role"]["Arn"]
 
 

@@ -3,14 +3,17 @@
 import io
 import json
 import os
+import time
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 import lambda_lab
-from lambda_lab._lab import CostGuardError, Lab
+from lambda_lab._lab import ROLE_WAIT_S, CostGuardError, Lab
 
 
 @pytest.fixture
@@ -53,13 +56,67 @@ def _create_world(lab):
     return lam, sqs, queue, s3
 
 
+@pytest.fixture
+def standin(tmp_path, monkeypatch):
+    """tools/standin_account.py's server: IAM reaches its Lambda IAM_S seconds late, as AWS's does."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "tools" / "standin_account.py"
+    spec = importlib.util.spec_from_file_location("standin_account", path)
+    standin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standin)
+    monkeypatch.setenv("LAMBDA_LAB_HOME", str(tmp_path / "records"))
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # start() sets them for this
+        monkeypatch.setenv(key, "restored after the test")                          # process: restored after
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    moto, url, engine = standin.start()
+    try:
+        yield url, standin.IAM_S
+    finally:
+        lambda_lab.uninstall()
+        moto.stop()
+        from moto.core.base_backend import BackendDict
+
+        BackendDict.reset()
+        del engine
+
+
+def test_a_remote_lab_waits_until_its_new_role_has_reached_lambda(standin):
+    """A lesson calls create_function with lab.role_arn right after Lab(), without retrying: it works because the
+    lab waited for IAM (3 s on an endpoint, more than the stand-in's 2); without the wait, AWS's refusal."""
+    url, iam_s = standin
+    code = {"ZipFile": lambda_lab.zip_source("def handler(e, c):\n    return 1\n")}
+    lab = Lab(backend="endpoint", endpoint_url=url, quiet=True, role_wait_s=0)
+    try:
+        with pytest.raises(ClientError) as caught:
+            boto3.client("lambda").create_function(FunctionName="early", Runtime="python3.13", Role=lab.role_arn,
+                                                   Handler="app.handler", Code=code)
+        assert caught.value.response["Error"] == {"Code": "InvalidParameterValueException",
+                                                  "Message": "The role defined for the function cannot be assumed "
+                                                             "by Lambda."}
+    finally:
+        lab.cleanup()  # the role too: the next lab makes a new one
+        lab.stop()
+    started = time.monotonic()
+    lab = Lab(backend="endpoint", endpoint_url=url, quiet=True)
+    try:
+        assert time.monotonic() - started >= ROLE_WAIT_S["endpoint"] > iam_s
+        made = boto3.client("lambda").create_function(FunctionName="after", Runtime="python3.13", Role=lab.role_arn,
+                                                      Handler="app.handler", Code=code)
+        assert made["FunctionName"] == "after"
+    finally:
+        lab.cleanup()
+        lab.stop()
+
+
 def test_endpoint_backend_runs_handlers_and_cleans_up_only_its_own(server):
     outside = boto3.session.Session().client("sqs", endpoint_url=server, region_name="us-east-1",
                                              aws_access_key_id="x", aws_secret_access_key="y")
     keep = outside.create_queue(QueueName="not-the-labs")["QueueUrl"]
     output = io.StringIO()
     with redirect_stdout(output):
-        lab = Lab(backend="endpoint", endpoint_url=server, learner="ada")
+        lab = Lab(backend="endpoint", endpoint_url=server, role_wait_s=0, learner="ada")
     try:
         assert f"the endpoint {server}" in output.getvalue() and "lab.cleanup()" in output.getvalue()
         lam, sqs, queue, s3 = _create_world(lab)
@@ -84,10 +141,10 @@ def test_endpoint_backend_runs_handlers_and_cleans_up_only_its_own(server):
 
 
 def test_cleanup_after_a_crash_finds_the_record(server):
-    lab = Lab(backend="endpoint", endpoint_url=server, learner="grace", quiet=True)
+    lab = Lab(backend="endpoint", endpoint_url=server, role_wait_s=0, learner="grace", quiet=True)
     _create_world(lab)
     lab.stop()  # a kernel that died before cleaning up
-    again = Lab(backend="endpoint", endpoint_url=server, learner="grace", quiet=True)
+    again = Lab(backend="endpoint", endpoint_url=server, role_wait_s=0, learner="grace", quiet=True)
     try:
         removed = {kind for kind, _ in again.cleanup()}
         assert {"function", "queue", "bucket", "rule"} <= removed
@@ -97,7 +154,7 @@ def test_cleanup_after_a_crash_finds_the_record(server):
 
 
 def test_cost_guard_refuses_a_sweep_above_the_budget(server):
-    lab = Lab(backend="endpoint", endpoint_url=server, learner="ada", quiet=True, budget_usd=0.000001)
+    lab = Lab(backend="endpoint", endpoint_url=server, role_wait_s=0, learner="ada", quiet=True, budget_usd=0.000001)
     try:
         _create_world(lab)
         with pytest.raises(CostGuardError) as info:
@@ -122,7 +179,7 @@ def test_no_credentials_ever_printed(server):
 
 
 def test_local_only_views_explain_themselves_on_other_backends(server):
-    lab = Lab(backend="endpoint", endpoint_url=server, learner="ada", quiet=True)
+    lab = Lab(backend="endpoint", endpoint_url=server, role_wait_s=0, learner="ada", quiet=True)
     try:
         with pytest.raises(RuntimeError) as info:
             lab.clock  # lab.invocations is rebuilt from CloudWatch Logs there (tests/test_remote_views.py)

@@ -56,7 +56,7 @@ def _outside(endpoint, service):
 
 
 def _lab(endpoint, **kw):
-    return Lab(backend="endpoint", endpoint_url=endpoint, quiet=True, **kw)
+    return Lab(backend="endpoint", endpoint_url=endpoint, quiet=True, role_wait_s=0, **kw)  # IAM applies at once
 
 
 def _function(lab, name):

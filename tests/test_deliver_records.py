@@ -314,7 +314,7 @@ def test_deliveries_after_a_new_install_use_that_installs_clients():
         from lambda_lab.service import provide_managed_policies
         provide_managed_policies("123456789012", LESSON_POLICIES)
         host, port = server.get_host_and_port()
-        remote = lambda_lab.Lab(backend="endpoint", endpoint_url=f"http://{host}:{port}", quiet=True)
+        remote = lambda_lab.Lab(backend="endpoint", endpoint_url=f"http://{host}:{port}", quiet=True, role_wait_s=0)
         remote.allow("AmazonSQSFullAccess")
         sqs, url = destined(remote, "second")
         engine.wait_for_async(30)

@@ -258,6 +258,9 @@ def test_regions_botocore_knows_or_a_newer_one_on_a_real_account():
     ({"idle_timeout": 0}, "idle_timeout is in seconds and must be above 0"),
     ({"idle_timeout": "600"}, "idle_timeout is in seconds"),
     ({"budget_usd": -1}, "budget_usd is in US dollars and must be 0 or more"),
+    ({"role_wait_s": -1}, r"role_wait_s is in seconds, from 0 to 60 \(e.g. Lab\(backend='endpoint', role_wait_s=0\)\)"),
+    ({"role_wait_s": 600}, "role_wait_s is in seconds, from 0 to 60"),
+    ({"role_wait_s": "3"}, "role_wait_s is in seconds"),
     ({"backend": "moto"}, "backend must be one of local, aws, endpoint"),
 ])
 def test_bad_lab_arguments_are_refused_before_the_running_lab_is_touched(lab, kwargs, message):

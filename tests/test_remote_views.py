@@ -38,7 +38,8 @@ def remote(tmp_path_factory):
 
         provide_managed_policies("123456789012", LESSON_POLICIES)
         host, port = moto.get_host_and_port()
-        lab = lambda_lab.Lab(backend="endpoint", endpoint_url=f"http://{host}:{port}", learner="ada", quiet=True)
+        lab = lambda_lab.Lab(backend="endpoint", endpoint_url=f"http://{host}:{port}", learner="ada", quiet=True,
+                             role_wait_s=0)  # install() applies IAM at once
         try:
             lab.server_clock = engine.service.clock  # the stand-in account's clock (60x real time unless set)
             yield lab

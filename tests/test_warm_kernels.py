@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -47,16 +48,19 @@ def run(client, code: str, timeout: float = 60):
 
 
 def test_a_warm_kernel_has_the_notebooks_folder_environment_and_backend_and_answers_an_interrupt(server, tmp_path):
-    from jupyter_client.manager import KernelManager
+    import nbval.kernel
 
     address, server_pid = server
-    manager = KernelManager(kernel_name="lambda-lab-tests")  # the root conftest put its folder on JUPYTER_PATH
-    manager.start_kernel(cwd=str(tmp_path), env={**os.environ, "LAMBDA_LAB_TEST_KERNELS": address,
-                                                   "WARM_KERNEL_TEST": "set by this test only"})
-    client = manager.client()
-    client.start_channels()
+    # started as nbval starts a notebook's kernel; the root conftest put the kernel's folder on JUPYTER_PATH
+    manager, client = nbval.kernel.start_new_kernel(
+        kernel_name="lambda-lab-tests", cwd=str(tmp_path),
+        env={**os.environ, "LAMBDA_LAB_TEST_KERNELS": address, "WARM_KERNEL_TEST": "set by this test only"})
     try:
-        client.wait_for_ready(timeout=60)
+        # over Unix sockets the kernel has bound, not TCP ports another connection could take first (conftest.py)
+        info = manager.get_connection_info()
+        assert info["transport"] == "ipc"
+        for channel in ("shell", "iopub", "stdin", "control", "hb"):
+            assert stat.S_ISSOCK(os.stat(f"{info['ip']}-{info[channel + '_port']}").st_mode)
         seen = run(client, "import json, os, sys, matplotlib\n"
                            "print(json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'cwd': os.getcwd(),"
                            " 'path0': sys.path[0], 'env': os.environ.get('WARM_KERNEL_TEST'),"
@@ -81,3 +85,39 @@ def test_a_warm_kernel_has_the_notebooks_folder_environment_and_backend_and_answ
     while os.path.exists(f"/proc/{seen['pid']}") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{seen['pid']}"), "the kernel outlived its launcher"
+
+
+def test_a_launcher_gone_before_its_reply_leaves_the_server_serving(tmp_path):
+    """A launcher killed just after sending its job (nbval gave up on it) must not take the other kernels along."""
+    import socket
+
+    folder = tempfile.mkdtemp(prefix="llk-")  # short: a socket's path has about 100 bytes
+    address = os.path.join(folder, "socket")
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_kernels.py"), address, "--cold"],
+                               stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(address):
+            assert process.poll() is None and time.monotonic() < deadline, "the kernel server did not start"
+            time.sleep(0.05)
+
+        def send(job: dict) -> socket.socket:
+            connection = socket.socket(socket.AF_UNIX)
+            connection.connect(address)
+            with open(os.devnull, "rb") as null:
+                socket.send_fds(connection, [json.dumps(job).encode() + b"\n"], [null.fileno()] * 3)
+            return connection
+
+        # a job whose kernel ends at once (no such folder), from a launcher that has gone before the reply
+        job = {"connection_file": "unused.json", "cwd": str(tmp_path / "absent"), "env": {}, "launcher": os.getpid()}
+        send(job).close()
+        time.sleep(0.5)
+        assert process.poll() is None, "the server died with the launcher"
+        with send(job) as connection:  # and the next launcher is answered: its kernel's pid, then its exit code
+            replies = connection.makefile("r")
+            assert json.loads(replies.readline())["pid"] > 0
+            assert json.loads(replies.readline()) == {"code": 1}
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -7,7 +7,7 @@ then forks a kernel for each request from `jupyter/kernels/lambda-lab-tests/laun
 ipykernel in its own session, with the notebook's folder, environment and stdio: it starts no thread and
 opens no socket before the fork, so the kernel is what `python -m ipykernel_launcher` would have made.
 
-    python tests/warm_kernels.py /tmp/llk-xxxx/socket   # serves until its stdin closes
+    python tests/warm_kernels.py /tmp/llk-xxxx/socket [--cold]   # serves until its stdin closes
 """
 
 from __future__ import annotations
@@ -127,14 +127,15 @@ def receive(connection: socket.socket) -> tuple[dict, list[int]]:
     return json.loads(data), fds
 
 
-def serve(address: str) -> None:
+def serve(address: str, warm: bool = True) -> None:
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(address)
     listener.listen(64)  # launchers queue here while the imports below run
     stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # pydevd's warning about frozen modules: a kernel's goes nowhere either
     try:
-        preload()
+        if warm:
+            preload()
     finally:
         os.dup2(stderr, 2)
         os.close(stderr)
@@ -168,7 +169,10 @@ def serve(address: str) -> None:
                         os._exit(1)
                 for fd in stdio:
                     os.close(fd)
-                connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                try:
+                    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                except OSError:  # the launcher was killed meanwhile: the kernel sees it go and ends itself
+                    pass
                 children[os.pidfd_open(pid)] = (pid, connection)
             for pidfd in [fd for fd in ready if fd in children]:
                 pid, connection = children.pop(pidfd)
@@ -188,4 +192,4 @@ def serve(address: str) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], warm="--cold" not in sys.argv[2:])  # --cold: no preload (tests of the server itself)
