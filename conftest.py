@@ -81,10 +81,11 @@ def _notebooks_among(args) -> bool:
 
 
 # files whose tests mostly wait (a moto server's IAM settling, pip, hostile handlers' timeouts, a real browser)
-# rather than compute, longest first: spread evenly through the run (with xdist's --no-loadscope-reorder, files
+# rather than compute, longest first (the browser's one test takes 30 s: last, it ended the run 15 s after the
+# other workers had finished): spread evenly through the run (with xdist's --no-loadscope-reorder, files
 # are handed out in the order below), about one worker in four waits while the others compute
-WAIT_MOSTLY = ["tests/test_cleanup_identity.py", "tests/test_remote_views.py", "tests/test_hardening_runtime.py",
-               "tests/test_packaging.py", "tests/test_backends.py", "tests/test_browser.py"]
+WAIT_MOSTLY = ["tests/test_browser.py", "tests/test_cleanup_identity.py", "tests/test_remote_views.py",
+               "tests/test_hardening_runtime.py", "tests/test_packaging.py", "tests/test_backends.py"]
 
 
 def pytest_collection_modifyitems(session, config, items):
