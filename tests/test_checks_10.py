@@ -68,18 +68,6 @@ def test_the_solution_passes(ex, capsys):
     assert "Check passed" in out and "'upload-failures' after 3 attempts (RetriesExhausted)" in out
 
 
-def test_the_solution_cells_of_the_notebook_pass(capsys):
-    """The solution notebook itself, every code cell in order, as nbval runs it."""
-    cells = [c for c in json.loads(SOLUTION.read_text())["cells"] if c["cell_type"] == "code"]
-    namespace: dict = {"__name__": "__main__"}
-    try:
-        for cell in cells:
-            exec(compile("".join(cell["source"]), "solution", "exec"), namespace)
-    finally:
-        namespace["lab"].stop()
-    assert "Check passed" in capsys.readouterr().out
-
-
 def test_a_managed_policy_for_the_destination_passes_too(ex, capsys):
     allow_s3(ex)
     notify(ex)
