@@ -18,10 +18,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -53,12 +55,16 @@ def run(path: Path, url: str, door: str, home: Path, timeout: int, region: str =
     env = {**_account_env(url, home, region), "LAMBDA_LAB_FRONT_DOOR": door}
     env_cell = nbformat.v4.new_code_cell(f"import os\nos.environ.update({env!r})")
     notebook.cells.insert(0, env_cell)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute()
-    except CellExecutionError as error:  # a timeout or a dead kernel
-        return [f"kernel: {str(error).splitlines()[0]}"]
+    # the kernel's channels are Unix sockets: a TCP port picked for it could be taken before it binds (conftest.py)
+    with tempfile.TemporaryDirectory(prefix="llk-") as sockets:
+        kernel = KernelManager(kernel_name="python3", transport="ipc",
+                               connection_file=os.path.join(sockets, "kernel.json"))
+        client = NotebookClient(notebook, km=kernel, timeout=timeout, allow_errors=True,
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute(cleanup_kc=True)  # shut the kernel down after its notebook, as with a kernel of its own
+        except CellExecutionError as error:  # a timeout or a dead kernel
+            return [f"kernel: {str(error).splitlines()[0]}"]
     errors = []
     for index, cell in enumerate(notebook.cells[1:]):
         if cell.cell_type != "code" or "raises-exception" in cell.metadata.get("tags", []):
