@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import re
 
+import yaml
 from botocore.exceptions import ClientError
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.cloudformation.parsing import OutputMap, ResourceMap
+from moto.cloudformation.utils import yaml_tag_constructor
+from yaml.parser import ParserError
+from yaml.scanner import ScannerError
 
 from .. import _stacks
 from .._iam_propagation import settled
@@ -489,6 +493,21 @@ class InsufficientCapabilities(CloudFormationError):
 _last: dict = {}  # the last template translated: the capability check and the backend share one transform
 
 
+_LIBYAML = getattr(yaml, "CLoader", None)  # PyYAML's wheels have it; a build without libyaml keeps moto's parser
+if _LIBYAML is not None:
+    yaml.add_multi_constructor("", yaml_tag_constructor, Loader=_LIBYAML)  # !Ref, !Sub, ... as moto reads them
+
+
+def _parse_template(template: str) -> dict:
+    """moto's `parse_template` (YAML with CloudFormation's short tags, else JSON) on libyaml's parser: the same
+    documents and errors for a ninth of the CPU (3.5 ms vs 0.4 ms for notebooks/templates/prices.yaml); a
+    stack's template is parsed again at each operation, 227 times in test_sam.py and the checks' files alone."""
+    try:
+        return yaml.load(template, Loader=_LIBYAML)
+    except (ParserError, ScannerError):
+        return json.loads(template)
+
+
 def _parsed(template: str) -> dict | None:
     try:
         parsed = Stack.parse_template(template)
@@ -588,6 +607,7 @@ PATCHES = {
     (Stack, "create_resources"): _create_resources,
     (Stack, "update"): _update_stack_record,
     (Stack, "delete"): _delete_stack_record,
+    **({(Stack, "parse_template"): staticmethod(_parse_template)} if _LIBYAML is not None else {}),
     (CloudFormationBackend, "create_stack"): _create_stack,
     (CloudFormationBackend, "update_stack"): _update_stack,
     (CloudFormationBackend, "create_change_set"): _create_change_set,
