@@ -105,6 +105,17 @@ def test_a_handler_that_raises_instead_is_named(refunds):
     assert "was paid " in message and "Did you make the handler raise?" in message
 
 
+def test_a_handler_that_raises_is_named_when_the_refunds_arrive_in_batches_of_one(refunds):
+    """Wrong answer again, when the good refund reaches the handler alone (SQS may split a batch): paid once,
+    yet the failed refund's invocation raised."""
+    _, lam, uuid = refunds
+    lam.update_event_source_mapping(UUID=uuid, BatchSize=1)
+    lam.update_function_code(FunctionName="refunds", ZipFile=lambda_lab.zip_source(RAISES))
+    lam.get_waiter("function_updated_v2").wait(FunctionName="refunds")
+    message = refund_failure()
+    assert "made the handler raise" in message and "Did you make the handler raise?" in message
+
+
 def test_a_function_dead_letter_queue_is_named(refunds):
     """Wrong answer: give the function a DLQ of its own (it only receives asynchronous events)."""
     lab, lam, _ = refunds
