@@ -1,7 +1,11 @@
 """Every error in the reference's table, with AWS's errorType, message shape and stack trace."""
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -93,6 +97,34 @@ def test_cpu_bound_handler_times_out_on_its_modelled_share(lam, make_function):
     large = make_function(source, Timeout=1, MemorySize=1769)
     assert invoke(lam, small)[1]["errorType"] == "Sandbox.Timedout"
     assert "FunctionError" not in invoke(lam, large)[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="pins processes to one core: Linux (CI is Linux)")
+def test_a_busy_machine_does_not_time_out_a_handler_lambda_would_not(lam, make_function):
+    """300 ms of CPU at 1,769 MB (a whole vCPU) fits a 1 s timeout on Lambda, whatever else the host runs. Here the
+    handler shares one core with four busy processes, so it takes about 1.5 s of wall time; the time it spent
+    waiting for that core counts toward neither its timeout nor its Duration."""
+    core = max(os.sched_getaffinity(0))
+    source = (f"import os, time\nos.sched_setaffinity(0, {{{core}}})\n"
+              "def handler(e, c):\n    end = time.process_time() + 0.3\n    while time.process_time() < end: pass\n"
+              "    return 'done'\n")
+    name = make_function(source, Timeout=1, MemorySize=1769)
+    # each in a session of its own: with autogroup scheduling, a session shares a core as one
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True,
+                             preexec_fn=lambda: os.sched_setaffinity(0, {core})) for _ in range(4)]
+    try:
+        time.sleep(0.2)  # running
+        started = time.monotonic()
+        response, payload, log = invoke(lam, name)
+        waited = time.monotonic() - started
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait(timeout=10)
+    assert "FunctionError" not in response and payload == "done", log
+    assert waited > 1.0  # it really was held up past its timeout's wall time
+    duration = float(re.search(r"\tDuration: ([\d.]+) ms", log).group(1))
+    assert 300 <= duration < 1000
 
 
 def test_out_of_memory_kills_the_environment(lam, make_function):
