@@ -60,6 +60,18 @@ def invoke(lam, name, event=None, **kw):
     return response, (json.loads(body) if body else None), log
 
 
+def standin_account():
+    """tools/standin_account.py as a module (tools/ is not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("standin_account",
+                                                  Path(__file__).parents[1] / "tools" / "standin_account.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_in_fresh_process(script: str, timeout: float = 90) -> object:
     """Run `script` (which prints one JSON line last) in a new process, for tests that need their own Lab(...).
 

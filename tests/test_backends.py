@@ -5,7 +5,6 @@ import json
 import os
 import time
 from contextlib import redirect_stdout
-from pathlib import Path
 
 import boto3
 import pytest
@@ -13,6 +12,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 import lambda_lab
+from conftest import standin_account
 from lambda_lab._lab import ROLE_WAIT_S, CostGuardError, Lab
 
 
@@ -59,12 +59,7 @@ def _create_world(lab):
 @pytest.fixture
 def standin(tmp_path, monkeypatch):
     """tools/standin_account.py's server: IAM reaches its Lambda IAM_S seconds late, as AWS's does."""
-    import importlib.util
-
-    path = Path(__file__).parents[1] / "tools" / "standin_account.py"
-    spec = importlib.util.spec_from_file_location("standin_account", path)
-    standin = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(standin)
+    standin = standin_account()
     monkeypatch.setenv("LAMBDA_LAB_HOME", str(tmp_path / "records"))
     for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # start() sets them for this
         monkeypatch.setenv(key, "restored after the test")                          # process: restored after

@@ -13,6 +13,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 import lambda_lab
+from conftest import standin_account
 from lambda_lab import plots
 from lambda_lab.pricing import parse_report
 
@@ -209,16 +210,9 @@ class TestOnAnEndpoint:
 
     def test_function_urls_of_a_standin_account_answer_at_its_front_door(self, remote, monkeypatch):
         """AWS's lambda-url hostnames do not resolve off AWS: the stand-in serves them at its own front door."""
-        import importlib.util
-        import pathlib
-
         import requests
 
-        path = pathlib.Path(__file__).parents[1] / "tools" / "standin_account.py"
-        spec = importlib.util.spec_from_file_location("standin_account", path)
-        standin = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(standin)
-        door = standin.front_door(lambda_lab._install._active)
+        door = standin_account().front_door(lambda_lab._install._active)
         try:
             monkeypatch.setenv("LAMBDA_LAB_FRONT_DOOR", door.url)
             lam = _function(remote, "rv-url")

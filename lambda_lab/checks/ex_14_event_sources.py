@@ -44,14 +44,16 @@ def _quiet() -> None:
         lab.wait_for_async()
 
 
-def _log_count(function_name: str, text: str) -> int:
-    """How many log lines of the function contain `text`."""
-    return sum(text in line for stream in log_streams(f"/aws/lambda/{function_name}") for line in stream)
+def _log_count(function_name: str, text: str, streams: list[list[str]] | None = None) -> int:
+    """How many log lines of the function (or of `streams`, read from its group before) contain `text`."""
+    if streams is None:
+        streams = log_streams(f"/aws/lambda/{function_name}")
+    return sum(text in line for stream in streams for line in stream)
 
 
-def _raised_after(function_name: str, text: str) -> bool:
+def _raised_after(streams: list[list[str]], text: str) -> bool:
     """Whether an invocation that logged `text` then ended in an unhandled error (the runtime's traceback)."""
-    for stream in log_streams(f"/aws/lambda/{function_name}"):
+    for stream in streams:
         seen = False
         for line in stream:
             if text in line:
@@ -106,8 +108,9 @@ def ex_14_partial_batch(function_name: str = "refunds", queue_name: str = "refun
 
     _settle(arrived, pending=in_queue)
     arrived()
-    paid = _log_count(function_name, f"REFUNDED {good['id']}")
-    reported = _log_count(function_name, f"FAILED refund {bad['id']}")
+    streams = log_streams(f"/aws/lambda/{function_name}")
+    paid = _log_count(function_name, f"REFUNDED {good['id']}", streams)
+    reported = _log_count(function_name, f"FAILED refund {bad['id']}", streams)
     require(paid > 0, f"The check's good refund {good['id']} was never paid: is '{function_name}' still deployed "
                       "with the exercise's code, and is its mapping enabled?")
     require(paid == 1, f"The check's good refund {good['id']} was paid {paid} times: when one refund of a batch fails, "
@@ -116,7 +119,7 @@ def ex_14_partial_batch(function_name: str = "refunds", queue_name: str = "refun
                        "a batch fails' and 'Partial batch responses').")
     # a batch can also reach the handler split (SQS promises no grouping): the good refund alone is paid once, so
     # the raise shows in the failed refund's own invocation instead
-    require(not _raised_after(function_name, f"FAILED refund {bad['id']}"),
+    require(not _raised_after(streams, f"FAILED refund {bad['id']}"),
             f"The check's failed refund {bad['id']} made the handler raise: then the whole batch comes back, good "
             "refunds included, and they are paid again. Did you make the handler raise? Let it answer as it did and "
             "let the mapping act on that answer (notebook 14, 'When one message in a batch fails' and 'Partial "

@@ -19,7 +19,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _protocol import read_frame, write_frame  # noqa: E402
-from _supervisor import FD_VARIABLE, supervise  # noqa: E402
+from _supervisor import FD_VARIABLE, runqueue_wait_ms, supervise  # noqa: E402
 from _redirect import REDIRECT_VARIABLE, install as redirect_loopback  # noqa: E402
 
 del sys.path[0]
@@ -388,15 +388,6 @@ def _log_error(error):
     _log.add("\n".join(lines + [s.rstrip("\n") for s in error["stackTrace"]]))
 
 
-def _runqueue_wait_ms():
-    """Time this thread spent ready but waiting for a core (Linux): a busy machine's delay, not the handler's."""
-    try:
-        with open("/proc/thread-self/schedstat", "rb") as stat:
-            return int(stat.read().split()[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _peak_rss_kb():
     # Linux keeps ru_maxrss across fork and exec, so a worker would report the lab's own peak; the
     # high-water mark of this process's memory map (VmHWM) starts afresh at exec.
@@ -518,7 +509,7 @@ def main():
         _log.begin(_current_request_id)
         _set_trace_header(request.get("trace_header"))
         context = LambdaContext(request)
-        wall0, cpu0, wait0 = time.perf_counter(), time.process_time(), _runqueue_wait_ms()
+        wall0, cpu0, wait0 = time.perf_counter(), time.process_time(), runqueue_wait_ms()
         error = None
         try:
             if missing:
@@ -545,7 +536,7 @@ def main():
         # the wait is read inside the wall interval at both ends (wall0 before wait0, waited before wall): a
         # preemption between the two reads then counts in the wall only, never in the wait alone, so a busy
         # machine cannot make a 50 ms sleep report less than 50 ms
-        waited = _runqueue_wait_ms() - wait0
+        waited = runqueue_wait_ms() - wait0
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         if error:
             _log_error(error)

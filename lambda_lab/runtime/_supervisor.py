@@ -32,7 +32,7 @@ import struct
 import sys
 import time
 
-__all__ = ["FD_VARIABLE", "descendants", "harden_host_process", "prctl", "supervise"]
+__all__ = ["FD_VARIABLE", "descendants", "harden_host_process", "prctl", "runqueue_wait_ms", "supervise"]
 
 FD_VARIABLE = "_LAMBDA_LAB_SUPERVISOR_FD"  # the lab's pipe, by number; popped before the worker starts
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 1, 4, 36
@@ -162,6 +162,16 @@ def _kill_tree(worker, status):
         except ChildProcessError:  # no children left, so no descendants either
             return status
         time.sleep(0.002)
+
+
+def runqueue_wait_ms(task="thread-self"):
+    """Time a thread spent ready but waiting for a core (Linux's /proc/<task>/schedstat; 0 elsewhere): a busy
+    machine's delay, not the handler's. `task` is a pid (its main thread) or "thread-self"."""
+    try:
+        with open(f"/proc/{task}/schedstat", "rb") as stat:
+            return int(stat.read().split()[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def descendants(root):

@@ -21,7 +21,7 @@ from typing import Callable
 import psutil
 
 from ._model import modelled_duration_ms
-from ._supervisor import descendants
+from ._supervisor import descendants, runqueue_wait_ms
 
 POLL_S = 0.005
 TREE_POLL_S = 0.1
@@ -40,7 +40,7 @@ class _Watch:
     tree_root: int | None = None  # the supervisor: memory counts all its descendants
     tick: Callable[[], None] | None = None  # called at the tree's rate (the environment's own housekeeping)
     next_tree_at: float = field(default=0.0)
-    wait_baseline_ms: float | None = None  # the worker's run-queue wait at the first look (see host_wait_ms)
+    wait_baseline_ms: float | None = None  # the worker's run-queue wait at the first look (see _check)
 
 
 class Watchdog:
@@ -98,33 +98,19 @@ class Watchdog:
         if watch.memory_mb is None:
             elapsed = wall_ms
         else:
-            cpu_ms = (times.user + times.system) * 1000 - watch.cpu_baseline_ms
-            wall_ms = max(0.0, wall_ms - host_wait_ms(watch))
-            elapsed = modelled_duration_ms(wall_ms, max(0.0, cpu_ms), watch.memory_mb)
+            cpu_ms = max(0.0, (times.user + times.system) * 1000 - watch.cpu_baseline_ms)
+            # Lambda gives a function its share of a core whatever its neighbours do: time the handler's thread
+            # (the worker's main one) waited for a core this machine is busy with counts toward neither the timeout
+            # nor the REPORT line's Duration (the bootstrap leaves it out there). It can only lower the figure, so
+            # it is read at the first look and again only once the figure without it reaches the budget.
+            if watch.wait_baseline_ms is None:
+                watch.wait_baseline_ms = runqueue_wait_ms(watch.process.pid)
+            elapsed = modelled_duration_ms(wall_ms, cpu_ms, watch.memory_mb)
+            if elapsed >= watch.budget_ms:
+                waited = runqueue_wait_ms(watch.process.pid) - watch.wait_baseline_ms
+                elapsed = modelled_duration_ms(max(0.0, wall_ms - waited), cpu_ms, watch.memory_mb)
         if elapsed >= watch.budget_ms:
             watch.on_kill("timeout")
-
-
-def host_wait_ms(watch: _Watch) -> float:
-    """How long the worker's handler thread has waited, ready to run, for one of this machine's busy cores since
-    the watchdog's first look. Lambda gives a function its share of a core whatever its neighbours do, so this
-    wait counts toward neither the timeout nor the REPORT line's Duration (the bootstrap leaves it out there)."""
-    waited = runqueue_wait_ms(watch.process.pid)
-    if waited is None:
-        return 0.0
-    if watch.wait_baseline_ms is None:
-        watch.wait_baseline_ms = waited
-    return waited - watch.wait_baseline_ms
-
-
-def runqueue_wait_ms(pid: int) -> float | None:
-    """Time the process's main thread (where the handler runs) has spent ready but waiting for a core: Linux's
-    /proc/<pid>/schedstat; None elsewhere."""
-    try:
-        with open(f"/proc/{pid}/schedstat", "rb") as stat:
-            return int(stat.read().split()[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def tree_bytes(root: int) -> int:
