@@ -98,7 +98,8 @@ def jupyter(tmp_path):
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # a bound for a hung server, not a speed check: at the start of a run every worker is importing too
+        deadline = time.monotonic() + 90
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
