@@ -71,6 +71,20 @@ def test_sns_dead_letter_topic_gets_the_event_and_the_first_kilobyte_of_the_erro
         "ErrorMessage": {"Type": "String", "Value": "m" * 1024}}  # AWS keeps the first 1 KB
 
 
+@pytest.mark.parametrize("text, kept", [("é" * 2000, "é" * 512), ("a" + "é" * 2000, "a" + "é" * 511)])
+def test_the_first_kilobyte_of_the_error_is_counted_in_bytes(lab, lam, make_function, text, kept):
+    """1 KB is 1,024 bytes of UTF-8, not 1,024 characters; a character cut in two at the end is left out."""
+    url, arn = _queue(f"dlq-bytes-{len(kept)}")
+    name = make_function(f"def handler(event, context):\n    raise RuntimeError({text!r})\n",
+                         DeadLetterConfig={"TargetArn": arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.invoke(FunctionName=name, InvocationType="Event")
+    lab.wait_for_async()
+    [message] = _receive(url)
+    assert message["MessageAttributes"]["ErrorMessage"] == {"StringValue": kept, "DataType": "String"}
+    assert len(kept.encode()) in (1023, 1024)
+
+
 def test_an_empty_error_message_is_sent_as_none_in_brackets(lab, lam, make_function):
     url, arn = _queue("dlq-empty-message")
     name = make_function(FAILS_EMPTY, DeadLetterConfig={"TargetArn": arn})

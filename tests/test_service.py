@@ -109,6 +109,63 @@ def test_routing_rules(lam, versioned, routing, code, fragment):
     assert fragment in response["Error"]["Message"]
 
 
+def test_both_versions_of_a_weighted_alias_need_the_same_role_and_dead_letter_queue(lab, lam, make_function):
+    """AWS: the two versions share their execution role and their DLQ configuration (or both have none)."""
+    name = make_function(VERSIONED)
+    sqs, iam = boto3.client("sqs"), boto3.client("iam")
+    queue_a, queue_b = (sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=f"{name}-{q}")["QueueUrl"],
+                                                 AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                        for q in ("a", "b"))
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    send = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage",
+                                                               "Resource": "*"}]})
+    role, other_role = (iam.create_role(RoleName=f"{name}-{r}", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+                        for r in ("role", "other"))
+    iam.put_role_policy(RoleName=f"{name}-role", PolicyName="dlq", PolicyDocument=send)  # a DLQ needs it
+
+    def publish(description: str, **config) -> str:
+        lam.update_function_configuration(FunctionName=name, Description=description, **config)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        return lam.publish_version(FunctionName=name)["Version"]
+
+    plain = publish("no DLQ", Role=role)
+    to_a = publish("DLQ a", DeadLetterConfig={"TargetArn": queue_a})
+    to_a_again = publish("DLQ a again")
+    to_b = publish("DLQ b", DeadLetterConfig={"TargetArn": queue_b})
+    plain_again = publish("DLQ removed", DeadLetterConfig={"TargetArn": ""})
+    other = publish("another role", Role=other_role)
+    assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName=name, Qualifier=plain_again)
+
+    def alias(alias_name: str, primary: str, extra: str) -> dict | None:
+        try:
+            lam.create_alias(FunctionName=name, Name=alias_name, FunctionVersion=primary,
+                             RoutingConfig={"AdditionalVersionWeights": {extra: 0.1}})
+        except ClientError as refused:
+            return refused.response["Error"]
+        return None
+
+    assert alias("same-queue", to_a, to_a_again) is None
+    assert alias("no-queues", plain, plain_again) is None
+    for alias_name, primary, extra in (("one-queue", plain, to_a), ("two-queues", to_a, to_b)):
+        error = alias(alias_name, primary, extra)
+        assert error == {"Code": "InvalidParameterValueException", "Message":
+                         "The dead-letter queue configuration of the versions of this alias must be the same (or "
+                         f"absent from both): version {primary} and version {extra} differ."}
+    assert alias("two-roles", plain_again, other) == {
+        "Code": "InvalidParameterValueException", "Message": "The execution role of the versions of this alias "
+        f"must be the same: version {plain_again} and version {other} differ."}
+    # updating either side of an alias is checked against the other side
+    error = error_of(lam.update_alias, FunctionName=name, Name="same-queue", FunctionVersion=to_b)
+    assert error["Error"]["Code"] == "InvalidParameterValueException" and "dead-letter" in error["Error"]["Message"]
+    error = error_of(lam.update_alias, FunctionName=name, Name="same-queue",
+                     RoutingConfig={"AdditionalVersionWeights": {plain: 0.1}})
+    assert error["Error"]["Code"] == "InvalidParameterValueException" and "dead-letter" in error["Error"]["Message"]
+    assert lam.get_alias(FunctionName=name, Name="same-queue")["RoutingConfig"] == {
+        "AdditionalVersionWeights": {to_a_again: 0.1}}  # a refused update leaves the alias as it was
+    assert {a["Name"] for a in lam.list_aliases(FunctionName=name)["Aliases"]} == {"same-queue", "no-queues"}
+
+
 def test_weighted_alias_cannot_point_at_latest(lam, versioned):
     response = error_of(lam.create_alias, FunctionName=versioned, Name="canary", FunctionVersion="$LATEST",
                         RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}})

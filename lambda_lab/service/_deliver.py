@@ -36,11 +36,16 @@ def _parts(arn: str) -> tuple[str, str, str, str]:
     return service, region, account, resource
 
 
+def first_kilobyte(text: str) -> str:
+    """The first 1,024 bytes of `text` in UTF-8, less a character cut in two: first_kilobyte("é" * 600) is 512 é."""
+    return text.encode()[:1024].decode(errors="ignore")
+
+
 def send_to_dead_letter(arn: str, event: bytes, request_id: str, status: int, message: str) -> None:
     """The original event, with RequestID, ErrorCode and ErrorMessage attributes, as Lambda sends it."""
     attributes = {"RequestID": {"DataType": "String", "StringValue": request_id},
                   "ErrorCode": {"DataType": "Number", "StringValue": str(status)},
-                  "ErrorMessage": {"DataType": "String", "StringValue": message[:1024] or "(none)"}}
+                  "ErrorMessage": {"DataType": "String", "StringValue": first_kilobyte(message) or "(none)"}}
     service, region, account, name = _parts(arn)
     body = event.decode() if event else "{}"
     if service == "sqs":
