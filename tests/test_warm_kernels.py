@@ -1,5 +1,6 @@
 """The suite's notebook kernel (tests/warm_kernels.py): forked, yet the kernel a notebook would get anyway."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,16 +22,23 @@ def server():
     if os.environ.get("LAMBDA_LAB_TEST_KERNELS") and os.environ.get("LAMBDA_LAB_TEST_KERNELS_PID"):
         yield os.environ["LAMBDA_LAB_TEST_KERNELS"], int(os.environ["LAMBDA_LAB_TEST_KERNELS_PID"])
         return
+    with kernel_server() as (address, process):
+        yield address, process.pid
+
+
+@contextlib.contextmanager
+def kernel_server(*flags: str):
+    """tests/warm_kernels.py on a socket of its own: (address, process) once it listens; stopped after."""
     folder = tempfile.mkdtemp(prefix="llk-")  # short: a socket's path has about 100 bytes
     address = os.path.join(folder, "socket")
-    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_kernels.py"), address],
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_kernels.py"), address, *flags],
                                stdin=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not os.path.exists(address):  # bound before it imports: until then a launcher starts a plain kernel
-        assert process.poll() is None and time.monotonic() < deadline, "the kernel server did not start"
-        time.sleep(0.05)
     try:
-        yield address, process.pid
+        deadline = time.monotonic() + 30
+        while not os.path.exists(address):  # bound before it imports: until then a launcher starts a plain kernel
+            assert process.poll() is None and time.monotonic() < deadline, "the kernel server did not start"
+            time.sleep(0.05)
+        yield address, process
     finally:
         process.stdin.close()
         process.wait(timeout=30)
@@ -97,16 +105,7 @@ def test_a_launcher_gone_before_its_reply_leaves_the_server_serving(tmp_path):
     """A launcher killed just after sending its job (nbval gave up on it) must not take the other kernels along."""
     import socket
 
-    folder = tempfile.mkdtemp(prefix="llk-")  # short: a socket's path has about 100 bytes
-    address = os.path.join(folder, "socket")
-    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "warm_kernels.py"), address, "--cold"],
-                               stdin=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.exists(address):
-            assert process.poll() is None and time.monotonic() < deadline, "the kernel server did not start"
-            time.sleep(0.05)
-
+    with kernel_server("--cold") as (address, process):
         def send(job: dict) -> socket.socket:
             connection = socket.socket(socket.AF_UNIX)
             connection.connect(address)
@@ -123,7 +122,3 @@ def test_a_launcher_gone_before_its_reply_leaves_the_server_serving(tmp_path):
             replies = connection.makefile("r")
             assert json.loads(replies.readline())["pid"] > 0
             assert json.loads(replies.readline()) == {"code": 1}
-    finally:
-        process.stdin.close()
-        process.wait(timeout=30)
-        shutil.rmtree(folder, ignore_errors=True)

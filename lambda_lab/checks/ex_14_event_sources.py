@@ -44,10 +44,12 @@ def _quiet() -> None:
         lab.wait_for_async()
 
 
-def _log_count(function_name: str, text: str, streams: list[list[str]] | None = None) -> int:
-    """How many log lines of the function (or of `streams`, read from its group before) contain `text`."""
-    if streams is None:
-        streams = log_streams(f"/aws/lambda/{function_name}")
+def _log_count(function_name: str, text: str) -> int:
+    """How many log lines of the function contain `text`."""
+    return _lines_with(log_streams(f"/aws/lambda/{function_name}"), text)
+
+
+def _lines_with(streams: list[list[str]], text: str) -> int:
     return sum(text in line for stream in streams for line in stream)
 
 
@@ -66,6 +68,11 @@ def _raised_after(streams: list[list[str]], text: str) -> bool:
 
 
 # -- exercise 14.1: refunds that vanish ---------------------------------------------------------------
+
+_DO_NOT_RAISE = ("Did you make the handler raise? Let it answer as it did and let the mapping act on that answer "
+                 "(notebook 14, 'When one message in a batch fails' and 'Partial batch responses').")
+
+
 def ex_14_partial_batch(function_name: str = "refunds", queue_name: str = "refunds") -> None:
     """A refund the handler reports as failed comes back and ends in the queue's DLQ; good refunds run once."""
     lam, sqs = boto3.client("lambda"), boto3.client("sqs")
@@ -109,21 +116,17 @@ def ex_14_partial_batch(function_name: str = "refunds", queue_name: str = "refun
     _settle(arrived, pending=in_queue)
     arrived()
     streams = log_streams(f"/aws/lambda/{function_name}")
-    paid = _log_count(function_name, f"REFUNDED {good['id']}", streams)
-    reported = _log_count(function_name, f"FAILED refund {bad['id']}", streams)
+    paid = _lines_with(streams, f"REFUNDED {good['id']}")  # one read of the logs for all three answers
+    reported = _lines_with(streams, f"FAILED refund {bad['id']}")
     require(paid > 0, f"The check's good refund {good['id']} was never paid: is '{function_name}' still deployed "
                       "with the exercise's code, and is its mapping enabled?")
     require(paid == 1, f"The check's good refund {good['id']} was paid {paid} times: when one refund of a batch fails, "
-                       "the whole batch comes back, good refunds included. Did you make the handler raise? Let it "
-                       "answer as it did and let the mapping act on that answer (notebook 14, 'When one message in "
-                       "a batch fails' and 'Partial batch responses').")
+                       "the whole batch comes back, good refunds included. " + _DO_NOT_RAISE)
     # a batch can also reach the handler split (SQS promises no grouping): the good refund alone is paid once, so
     # the raise shows in the failed refund's own invocation instead
     require(not _raised_after(streams, f"FAILED refund {bad['id']}"),
             f"The check's failed refund {bad['id']} made the handler raise: then the whole batch comes back, good "
-            "refunds included, and they are paid again. Did you make the handler raise? Let it answer as it did and "
-            "let the mapping act on that answer (notebook 14, 'When one message in a batch fails' and 'Partial "
-            "batch responses').")
+            "refunds included, and they are paid again. " + _DO_NOT_RAISE)
     if found["bad"] is None:
         response_types = mapping.get("FunctionResponseTypes") or []
         dlq = (config.get("DeadLetterConfig") or {}).get("TargetArn")

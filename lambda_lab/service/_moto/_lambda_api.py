@@ -23,7 +23,7 @@ from . import _api_rules, _state
 from ._mapping_api import PATCHES as _MAPPING_PATCHES
 from ._mapping_api import check_mapping_request
 from ._packages import check_packages
-from ._records import backend_of, reserved_elsewhere, resolve, role_documents
+from ._records import backend_of, dead_letter_target, reserved_elsewhere, resolve, role_documents
 from ._triggers import silence_moto_pollers
 
 _EVENT_CONFIG_ACTIONS = ("PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
@@ -354,14 +354,9 @@ def _stateful_checks(backend: LambdaBackend, action: str, params: dict) -> None:
             if primary is not None and primary.role != fn.role:
                 raise invalid("The execution role of the versions of this alias must be the same: version "
                               f"{primary_version} and version {extra} differ.")
-            if primary is not None and _dead_letter_target(primary) != _dead_letter_target(fn):
+            if primary is not None and dead_letter_target(primary) != dead_letter_target(fn):
                 raise invalid("The dead-letter queue configuration of the versions of this alias must be the same "
                               f"(or absent from both): version {primary_version} and version {extra} differ.")
-
-
-def _dead_letter_target(version) -> str | None:
-    """The DLQ a version sends failed events to; None without one (an empty TargetArn removes it)."""
-    return (getattr(version, "lab_dead_letter", None) or {}).get("TargetArn") or None
 
 
 _GRANTS = {"sqs": "the AWS managed policy AmazonSQSFullAccess", "sns": "the AWS managed policy AmazonSNSFullAccess",

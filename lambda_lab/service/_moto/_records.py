@@ -50,11 +50,13 @@ def resolve(backend: LambdaBackend, ref: str, qualifier: str | None) -> Target:
             raise not_found(f"{unqualified}:{v}")
         return fn
 
-    def dead_letter(v: str) -> str | None:
-        return (getattr(record_of(v), "lab_dead_letter", None) or {}).get("TargetArn")
-
     return Target(name, unqualified, qualifier, version, alias, lambda v: _config(record_of(v)),
-                  None if reserved is None else int(reserved), elsewhere, dead_letter)
+                  None if reserved is None else int(reserved), elsewhere, lambda v: dead_letter_target(record_of(v)))
+
+
+def dead_letter_target(fn: LambdaFunction) -> str | None:
+    """The DLQ a version sends failed events to; None without one (an empty TargetArn removes it)."""
+    return (getattr(fn, "lab_dead_letter", None) or {}).get("TargetArn") or None
 
 
 def _config(fn: LambdaFunction) -> FunctionConfig:
